@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Hot loops are written over raw pointers; Swift 5 language mode keeps them free of
+// Sendable ceremony when they run under DispatchQueue.concurrentPerform.
+let fast: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "fusellm",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "fusellm", targets: ["fusellm"]),
+        .library(name: "FuseLLM", targets: ["FuseTensor", "FuseFormats", "FuseText", "Llama", "Training"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd",
+                       providers: [.apt(["libzstd-dev"])]),
+        .target(name: "FuseTensor", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "FuseFormats", dependencies: ["FuseTensor", "CZstd"], swiftSettings: fast),
+        .target(name: "FuseText", dependencies: [], swiftSettings: fast),
+        .target(name: "Llama", dependencies: ["FuseTensor", "FuseFormats"], swiftSettings: fast),
+        .target(name: "Training", dependencies: ["Llama", "FuseTensor", "FuseFormats", "FuseText"],
+                swiftSettings: fast),
+        .executableTarget(name: "fusellm", dependencies: [
+            "Training", "Llama", "FuseFormats", "FuseText", "FuseTensor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fast),
+        .testTarget(name: "FuseTensorTests", dependencies: ["FuseTensor"]),
+        .testTarget(name: "FuseFormatsTests", dependencies: ["FuseFormats", "FuseTensor"]),
+        .testTarget(name: "LlamaTests", dependencies: ["Llama", "FuseFormats", "FuseTensor"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "FuseFormats", "FuseText"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,120 @@
+import Foundation
+
+/// Causal multi-head attention with grouped-query heads, over row-major activations
+/// laid out [batch·seq, heads·headDim]. The backward pass recomputes the probabilities
+/// from the saved log-sum-exp instead of storing T×T matrices per head.
+public struct CausalAttention {
+    public let heads: Int
+    public let kvHeads: Int
+    public let headDim: Int
+
+    public init(heads: Int, kvHeads: Int, headDim: Int) {
+        precondition(heads % kvHeads == 0, "heads must be a multiple of kvHeads")
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+    }
+
+    /// Scratch floats needed per worker for a sequence length.
+    public static func scratchPerWorker(seqLen: Int) -> Int { 2 * seqLen * seqLen }
+
+    var scale: Float { 1 / Float(headDim).squareRoot() }
+
+    /// out = softmax(q kᵀ · scale + causal mask) v, and lse [batch, heads, seq] for the backward.
+    public func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                        out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
+                        batch: Int, seqLen T: Int, scratch: UnsafeMutablePointer<Float>) {
+        let ldq = heads * headDim, ldkv = kvHeads * headDim
+        let group = heads / kvHeads
+        let tasks = batch * heads
+        let share = 1 / Double(Parallel.chunkCount(tasks))
+        BLAS.withSingleThreadedCalls {
+            Parallel.chunks(tasks) { c, range in
+                let s = scratch + c * Self.scratchPerWorker(seqLen: T)
+                for task in range {
+                    let b = task / heads, h = task % heads, kvh = h / group
+                    let qp = q + b * T * ldq + h * headDim
+                    let kp = k + b * T * ldkv + kvh * headDim
+                    let vp = v + b * T * ldkv + kvh * headDim
+                    BLAS.gemm(transA: false, transB: true, m: T, n: T, k: headDim, alpha: scale,
+                              a: qp, lda: ldq, b: kp, ldb: ldkv, c: s, ldc: T, share: share)
+                    let l = lse + task * T
+                    for i in 0..<T {
+                        let row = s + i * T
+                        var m = -Float.infinity
+                        for j in 0...i { m = max(m, row[j]) }
+                        var sum: Float = 0
+                        for j in 0...i { let e = expf(row[j] - m); row[j] = e; sum += e }
+                        let inv = 1 / sum
+                        for j in 0...i { row[j] *= inv }
+                        if i + 1 < T { (row + i + 1).update(repeating: 0, count: T - i - 1) }
+                        l[i] = m + logf(sum)
+                    }
+                    BLAS.gemm(transA: false, transB: false, m: T, n: headDim, k: T,
+                              a: s, lda: T, b: vp, ldb: ldkv, c: out + b * T * ldq + h * headDim, ldc: ldq,
+                              share: share)
+                }
+            }
+        }
+    }
+
+    /// Given dOut, writes dq and (overwriting) dk, dv. Work is split by (batch, kv head) so the
+    /// query heads that share a kv head add into it from one worker.
+    public func backward(dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                         v: UnsafePointer<Float>, out: UnsafePointer<Float>, lse: UnsafePointer<Float>,
+                         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+                         batch: Int, seqLen T: Int, scratch: UnsafeMutablePointer<Float>) {
+        let ldq = heads * headDim, ldkv = kvHeads * headDim
+        let group = heads / kvHeads
+        let tasks = batch * kvHeads
+        let share = 1 / Double(Parallel.chunkCount(tasks))
+        BLAS.withSingleThreadedCalls {
+            Parallel.chunks(tasks) { c, range in
+                let p = scratch + c * Self.scratchPerWorker(seqLen: T)
+                let dp = p + T * T
+                for task in range {
+                    let b = task / kvHeads, kvh = task % kvHeads
+                    let kp = k + b * T * ldkv + kvh * headDim
+                    let vp = v + b * T * ldkv + kvh * headDim
+                    let dkp = dk + b * T * ldkv + kvh * headDim
+                    let dvp = dv + b * T * ldkv + kvh * headDim
+                    for t in 0..<T {
+                        (dkp + t * ldkv).update(repeating: 0, count: headDim)
+                        (dvp + t * ldkv).update(repeating: 0, count: headDim)
+                    }
+                    for h in (kvh * group)..<((kvh + 1) * group) {
+                        let qoff = b * T * ldq + h * headDim
+                        let qp = q + qoff, dop = dOut + qoff, op = out + qoff
+                        let l = lse + (b * heads + h) * T
+                        // P = exp(scale·q kᵀ − lse), causal.
+                        BLAS.gemm(transA: false, transB: true, m: T, n: T, k: headDim, alpha: scale,
+                                  a: qp, lda: ldq, b: kp, ldb: ldkv, c: p, ldc: T, share: share)
+                        for i in 0..<T {
+                            let row = p + i * T, li = l[i]
+                            for j in 0...i { row[j] = expf(row[j] - li) }
+                            if i + 1 < T { (row + i + 1).update(repeating: 0, count: T - i - 1) }
+                        }
+                        // dV += Pᵀ dO ; dP = dO Vᵀ
+                        BLAS.gemm(transA: true, transB: false, m: T, n: headDim, k: T,
+                                  a: p, lda: T, b: dop, ldb: ldq, beta: 1, c: dvp, ldc: ldkv, share: share)
+                        BLAS.gemm(transA: false, transB: true, m: T, n: T, k: headDim,
+                                  a: dop, lda: ldq, b: vp, ldb: ldkv, c: dp, ldc: T, share: share)
+                        // dS = P ⊙ (dP − rowsum(dO ⊙ O)), written over P.
+                        for i in 0..<T {
+                            var d: Float = 0
+                            let dor = dop + i * ldq, orow = op + i * ldq
+                            for x in 0..<headDim { d += dor[x] * orow[x] }
+                            let row = p + i * T, drow = dp + i * T
+                            for j in 0...i { row[j] *= drow[j] - d }
+                        }
+                        // dQ = scale · dS K ; dK += scale · dSᵀ Q
+                        BLAS.gemm(transA: false, transB: false, m: T, n: headDim, k: T, alpha: scale,
+                                  a: p, lda: T, b: kp, ldb: ldkv, c: dq + qoff, ldc: ldq, share: share)
+                        BLAS.gemm(transA: true, transB: false, m: T, n: headDim, k: T, alpha: scale,
+                                  a: p, lda: T, b: qp, ldb: ldq, beta: 1, c: dkp, ldc: ldkv, share: share)
+                    }
+                }
+            }
+        }
+    }
+}

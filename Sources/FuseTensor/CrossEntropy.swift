@@ -1,0 +1,73 @@
+import Foundation
+
+/// Softmax cross-entropy over vocabulary rows, with -1 marking positions that carry no loss.
+public enum CrossEntropy {
+    public static let ignore: Int32 = -1
+
+    public struct Result {
+        /// Sum of −log p(target) over the counted rows.
+        public var lossSum: Double
+        /// Number of rows with a target.
+        public var count: Int
+        public var mean: Double { count > 0 ? lossSum / Double(count) : 0 }
+    }
+
+    @inline(__always)
+    static func logSumExp(_ row: UnsafePointer<Float>, _ n: Int) -> Float {
+        var m = -Float.infinity
+        for j in 0..<n { m = max(m, row[j]) }
+        var s: Float = 0
+        for j in 0..<n { s += expf(row[j] - m) }
+        return m + logf(s)
+    }
+
+    /// Loss only (evaluation).
+    public static func loss(logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>, rows: Int, vocab: Int) -> Result {
+        var partial = [Double](repeating: 0, count: Parallel.chunkCount(rows, minPerChunk: 4))
+        var counts = [Int](repeating: 0, count: partial.count)
+        partial.withUnsafeMutableBufferPointer { sums in
+            counts.withUnsafeMutableBufferPointer { cnt in
+                Parallel.chunks(rows, minPerChunk: 4) { c, range in
+                    for r in range where targets[r] != ignore {
+                        let row = logits + r * vocab
+                        sums[c] += Double(logSumExp(row, vocab) - row[Int(targets[r])])
+                        cnt[c] += 1
+                    }
+                }
+            }
+        }
+        return Result(lossSum: partial.reduce(0, +), count: counts.reduce(0, +))
+    }
+
+    /// Loss, and the gradient written over the logits: dlogits = (softmax − onehot) · gradScale
+    /// on counted rows, 0 elsewhere. The caller picks gradScale (1/count for a mean loss).
+    public static func lossAndGradient(logits: UnsafeMutablePointer<Float>, targets: UnsafePointer<Int32>,
+                                       rows: Int, vocab: Int, gradScale: Float) -> Result {
+        var partial = [Double](repeating: 0, count: Parallel.chunkCount(rows, minPerChunk: 4))
+        var counts = [Int](repeating: 0, count: partial.count)
+        partial.withUnsafeMutableBufferPointer { sums in
+            counts.withUnsafeMutableBufferPointer { cnt in
+                Parallel.chunks(rows, minPerChunk: 4) { c, range in
+                    for r in range {
+                        let row = logits + r * vocab
+                        let t = targets[r]
+                        if t == ignore { row.update(repeating: 0, count: vocab); continue }
+                        let lse = logSumExp(row, vocab)
+                        sums[c] += Double(lse - row[Int(t)])
+                        cnt[c] += 1
+                        for j in 0..<vocab { row[j] = expf(row[j] - lse) * gradScale }
+                        row[Int(t)] -= gradScale
+                    }
+                }
+            }
+        }
+        return Result(lossSum: partial.reduce(0, +), count: counts.reduce(0, +))
+    }
+
+    /// Number of rows with a target.
+    public static func countTargets(_ targets: UnsafePointer<Int32>, rows: Int) -> Int {
+        var n = 0
+        for r in 0..<rows where targets[r] != ignore { n += 1 }
+        return n
+    }
+}

@@ -1,0 +1,185 @@
+import FuseFormats
+import FuseTensor
+import FuseText
+import Foundation
+import Llama
+
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One optimizer step's record.
+public struct StepRecord: Sendable {
+    public let step: Int
+    public let loss: Double
+    public let lr: Double
+    public let gradNorm: Double
+    public let blocks: [Int]
+}
+
+/// Causal-LM continual training: AdamW, warmup + cosine schedule, gradient accumulation and
+/// clipping, periodic atomic checkpoints, and exact resumption.
+public final class Trainer {
+    public let model: LlamaModel
+    public let data: TokenBlocks
+    public let config: TrainConfig
+    public let output: URL
+    public let optimizer: AdamW
+    private let store: CheckpointStore
+    private var order: BlockOrder
+    /// Called after every step (tests read losses from here).
+    public var onStep: ((StepRecord) -> Void)?
+    public var quiet = false
+
+    public init(model: LlamaModel, data: TokenBlocks, config: TrainConfig, output: URL) throws {
+        try config.validate()
+        guard data.blockSize == config.blockSize else {
+            throw TrainingError("data blocks have \(data.blockSize) tokens but the run uses block size \(config.blockSize)")
+        }
+        guard data.count > 0 else { throw TrainingError("no training blocks") }
+        guard config.blockSize <= model.config.maxPositionEmbeddings else {
+            throw TrainingError("block size \(config.blockSize) exceeds the model's max_position_embeddings \(model.config.maxPositionEmbeddings)")
+        }
+        self.model = model
+        self.data = data
+        self.config = config
+        self.output = output
+        optimizer = AdamW(parameterCount: model.layout.totalCount, hyper: config.adam)
+        store = CheckpointStore(directory: output)
+        order = BlockOrder(blockCount: data.count, seed: config.seed)
+    }
+
+    private var state: TrainerState {
+        TrainerState(step: optimizer.step, config: config, blockCount: data.count, dataFingerprint: fingerprint(data.tokens))
+    }
+
+    /// Restores the newest complete checkpoint in the output directory. Returns its step, or nil when there is none.
+    public func resumeFromLatest() throws -> Int? {
+        guard let latest = store.checkpoints().last else { return nil }
+        let saved = try CheckpointStore.load(latest.url, into: model, optimizer: optimizer)
+        let current = state
+        var expected = saved.config, actual = current.config
+        // Bookkeeping settings may change on resume; anything that changes the numbers may not.
+        for c in [\TrainConfig.checkpointEvery, \TrainConfig.keepCheckpoints, \TrainConfig.logEvery] as [WritableKeyPath<TrainConfig, Int>] {
+            expected[keyPath: c] = 0
+            actual[keyPath: c] = 0
+        }
+        expected.saveDtype = ""
+        actual.saveDtype = ""
+        guard expected == actual else {
+            throw TrainingError("\(latest.url.path): checkpoint was made with different training settings; use a new --output or the same settings")
+        }
+        guard saved.blockCount == current.blockCount, saved.dataFingerprint == current.dataFingerprint else {
+            throw TrainingError("\(latest.url.path): checkpoint was made on different training data")
+        }
+        return saved.step
+    }
+
+    /// Trains until `config.totalSteps` (or `stopAfter` steps, for tests of interruption) and
+    /// writes the final model to `output/final`. Returns the step records of this run.
+    @discardableResult
+    public func run(resume: Bool, stopAfter: Int? = nil) throws -> [StepRecord] {
+        do {
+            try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        } catch {
+            throw FormatError(url: output, "cannot create output directory (\(FormatError.reason(error)))")
+        }
+        store.removeStalePartials()
+        let resumedStep = resume ? try resumeFromLatest() : nil
+        if !resume, !store.checkpoints().isEmpty {
+            throw TrainingError("\(output.path) already holds checkpoints; pass --resume to continue or choose a new --output")
+        }
+        let metrics = try MetricsLog(url: output.appendingPathComponent("metrics.jsonl"), resumeStep: resumedStep ?? (resume ? 0 : nil))
+        let schedule = config.schedule
+        let dtype = DType(userName: config.saveDtype)!
+        let startStep = optimizer.step
+        let T = config.blockSize, B = config.batchSize
+        var progress = ProgressLine(total: config.totalSteps, unit: "step")
+        var records: [StepRecord] = []
+        let started = Date()
+        var ids = [Int32](repeating: 0, count: B * T), targets = [Int32](repeating: 0, count: B * T)
+
+        while optimizer.step < config.totalSteps {
+            if let stopAfter, records.count >= stopAfter { break }
+            let step = optimizer.step
+            model.zeroGradients()
+            var lossSum = 0.0
+            var blocks: [Int] = []
+            for micro in 0..<config.gradAccumulation {
+                fillBatch(position: (step * config.gradAccumulation + micro) * B, ids: &ids, targets: &targets, blocks: &blocks)
+                let count = targets.reduce(0) { $0 + ($1 == CrossEntropy.ignore ? 0 : 1) }
+                let result = model.forwardBackward(ids: ids, targets: targets, batch: B, seqLen: T,
+                                                   gradScale: 1 / Float(count * config.gradAccumulation))
+                lossSum += result.mean
+            }
+            let loss = lossSum / Double(config.gradAccumulation)
+            guard loss.isFinite, Reduce.allFinite(model.gradients!.pointer, model.gradients!.count) else {
+                throw TrainingError("step \(step + 1): loss is \(loss) (non-finite loss or gradient) on blocks \(blocks); stopping without writing a checkpoint")
+            }
+            let norm = GradientClipping.clip(model.gradients!, maxNorm: config.maxGradNorm)
+            let lr = schedule.rate(at: step)
+            optimizer.update(parameters: model.parameters, gradients: model.gradients!, layout: model.layout, lr: lr)
+            let record = StepRecord(step: step + 1, loss: loss, lr: lr, gradNorm: norm, blocks: blocks)
+            records.append(record)
+            onStep?(record)
+
+            let elapsed = Date().timeIntervalSince(started)
+            let tokensPerSecond = Double(records.count * config.tokensPerStep) / max(elapsed, 1e-9)
+            if record.step % config.logEvery == 0 || record.step == config.totalSteps {
+                try metrics.append(["step": record.step, "loss": loss, "lr": lr, "grad_norm": norm,
+                                    "tokens": record.step * config.tokensPerStep, "tokens_per_s": tokensPerSecond,
+                                    "elapsed_s": elapsed])
+            }
+            if !quiet {
+                progress.update(done: record.step, doneThisRun: record.step - startStep, rateValue: tokensPerSecond,
+                                rateUnit: "tok/s", detail: String(format: "loss %.4f | lr %.2e | gnorm %.3f", loss, lr, norm))
+            }
+            if record.step % config.checkpointEvery == 0 || record.step == config.totalSteps {
+                _ = try store.save(model: model, optimizer: optimizer, state: state, dtype: dtype)
+                store.prune(keep: config.keepCheckpoints)
+            }
+        }
+        if optimizer.step == config.totalSteps {
+            _ = try store.publish(name: "final") { dir in try model.save(to: dir, dtype: dtype) }
+        }
+        return records
+    }
+
+    /// Inputs are a block's tokens; targets are the next tokens, with the last position unscored
+    /// (HF's shift of labels = input_ids).
+    private func fillBatch(position: Int, ids: inout [Int32], targets: inout [Int32], blocks: inout [Int]) {
+        let T = config.blockSize
+        for b in 0..<config.batchSize {
+            let index = order.block(at: position + b)
+            blocks.append(index)
+            let block = data.block(index)
+            var t = 0
+            for token in block { ids[b * T + t] = token; t += 1 }
+            for t in 0..<(T - 1) { targets[b * T + t] = ids[b * T + t + 1] }
+            targets[b * T + T - 1] = CrossEntropy.ignore
+        }
+    }
+
+    /// Mean loss and perplexity of the model over `blocks` (same target convention as training).
+    public static func evaluate(model: LlamaModel, blocks: TokenBlocks, batchSize: Int) -> (loss: Double, perplexity: Double, tokens: Int) {
+        let T = blocks.blockSize
+        var sum = 0.0, count = 0
+        var start = 0
+        while start < blocks.count {
+            let B = min(batchSize, blocks.count - start)
+            var ids = [Int32](), targets = [Int32]()
+            for b in 0..<B {
+                let block = Array(blocks.block(start + b))
+                ids += block
+                targets += Array(block.dropFirst()) + [CrossEntropy.ignore]
+            }
+            let r = model.loss(ids: ids, targets: targets, batch: B, seqLen: T)
+            sum += r.lossSum
+            count += r.count
+            start += B
+        }
+        let loss = count > 0 ? sum / Double(count) : .nan
+        return (loss, exp(loss), count)
+    }
+}

@@ -1,0 +1,155 @@
+import ArgumentParser
+import FuseTensor
+import Foundation
+import Llama
+import Training
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks, reported as ratios against references measured in the same run.",
+        subcommands: [BenchTrain.self])
+}
+
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Training-step throughput, SGEMM share, model FLOPs utilisation and peak memory.")
+
+    @Option var vocab = 8192
+    @Option var hidden = 256
+    @Option var intermediate = 704
+    @Option var layers = 4
+    @Option var heads = 8
+    @Option var kvHeads = 4
+    @Option var seq = 256
+    @Option var batch = 4
+    @Option(help: "Timed steps.") var steps = 5
+    @Option(help: "Untimed warm-up steps.") var warmup = 2
+    @Option(help: "Also run scripts/bench-train-torch.py (PyTorch, same threads) and print the speed ratio.")
+    var torch = false
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        compute.apply()
+        let config = LlamaConfig(vocabSize: vocab, hiddenSize: hidden, intermediateSize: intermediate, numLayers: layers,
+                                 numHeads: heads, numKVHeads: kvHeads, maxPositionEmbeddings: max(seq, 2048))
+        try config.validate(source: "bench options")
+        let model = LlamaModel.randomlyInitialized(config: config, seed: 1)
+        let optimizer = AdamW(parameterCount: model.layout.totalCount, hyper: .init())
+        var rng = SeededRandom(seed: 7)
+        let ids = (0..<(batch * seq)).map { _ in Int32(rng.next() % UInt64(vocab)) }
+        var targets = ids
+        for b in 0..<batch {
+            for t in 0..<seq { targets[b * seq + t] = t + 1 < seq ? ids[b * seq + t + 1] : -1 }
+        }
+        func step() {
+            model.zeroGradients()
+            _ = model.forwardBackward(ids: ids, targets: targets, batch: batch, seqLen: seq)
+            optimizer.update(parameters: model.parameters, gradients: model.gradients!, layout: model.layout, lr: 1e-4)
+        }
+        for _ in 0..<warmup { step() }
+        BLAS.resetProfile()
+        BLAS.profiling = true
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<steps { step() }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(steps)
+        BLAS.profiling = false
+        let profile = BLAS.currentProfile()
+
+        let tokens = Double(batch * seq)
+        let linearParams = Double(model.layout.totalCount - vocab * hidden * (config.tieWordEmbeddings ? 0 : 1)
+                                  - (config.numLayers * 2 + 1) * hidden)
+        // Training FLOPs = 3 × forward (PaLM's convention: attention counted without the causal saving).
+        let forwardFlops = 2 * tokens * linearParams + 4 * Double(batch * heads * seq * seq * config.headDim * layers)
+        let modelFlops = 3 * forwardFlops
+        let achieved = modelFlops / seconds / 1e9
+        let peak = Self.peakSgemmGflops(size: 1024)
+        let rss = Self.peakResidentMB()
+        let lowerBoundMB = Double(model.layout.totalCount * 4 * 4) / 1_048_576  // params + grads + 2 moments
+
+        var result: [String: Any] = [
+            "impl": "fusellm", "threads": Parallel.threads, "tokens_per_s": tokens / seconds, "step_s": seconds,
+            "sgemm_share": profile.seconds / Double(steps) / seconds,
+            "model_gflops": achieved, "sgemm_peak_gflops": peak, "mfu": achieved / peak,
+            "executed_gemm_gflops": profile.flops / Double(steps) / seconds / 1e9,
+            "peak_rss_mb": rss, "state_lower_bound_mb": lowerBoundMB,
+            "parameters": model.layout.totalCount,
+            "config": ["vocab": vocab, "hidden": hidden, "intermediate": intermediate, "layers": layers,
+                       "heads": heads, "kv_heads": kvHeads, "seq": seq, "batch": batch],
+        ]
+        if torch, let reference = Self.runTorch(self) {
+            result["torch_tokens_per_s"] = reference
+            result["speedup_vs_torch"] = tokens / seconds / reference
+        }
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print(String(format: """
+            fusellm bench train  (%d threads, %.2fM params, batch %d × seq %d)
+              step time            %8.3f s
+              tokens/s             %8.0f
+              SGEMM share of time  %8.1f %%
+              model GFLOP/s        %8.2f
+              SGEMM peak GFLOP/s   %8.2f  (OpenBLAS 1024³ in this run)
+              MFU vs SGEMM peak    %8.1f %%
+              peak RSS             %8.0f MB  (params+grads+AdamW lower bound %.0f MB)
+            """, Parallel.threads, Double(model.layout.totalCount) / 1e6, batch, seq, seconds, tokens / seconds,
+            100 * profile.seconds / Double(steps) / seconds, achieved, peak, 100 * achieved / peak, rss, lowerBoundMB))
+        if let t = result["torch_tokens_per_s"] as? Double {
+            print(String(format: "  PyTorch tokens/s     %8.0f  → fusellm is %.2f× PyTorch", t, tokens / seconds / t))
+        }
+    }
+
+    /// The SGEMM rate OpenBLAS reaches on square matrices with the configured threads.
+    static func peakSgemmGflops(size n: Int) -> Double {
+        let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
+        var rng = SeededRandom(seed: 3)
+        rng.fillNormal(a.pointer, count: n * n, std: 1)
+        rng.fillNormal(b.pointer, count: n * n, std: 1)
+        BLAS.gemm(transA: false, transB: false, m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
+        var best = 0.0
+        for _ in 0..<5 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            BLAS.gemm(transA: false, transB: false, m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
+            let s = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            best = max(best, 2 * Double(n * n * n) / s / 1e9)
+        }
+        return best
+    }
+
+    static func peakResidentMB() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+
+    static func runTorch(_ b: BenchTrain) -> Double? {
+        let script = URL(fileURLWithPath: "scripts/bench-train-torch.py")
+        guard FileManager.default.fileExists(atPath: script.path) else {
+            FileHandle.standardError.write(Data("bench: scripts/bench-train-torch.py not found (run from the repository root)\n".utf8))
+            return nil
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", script.path, "--threads", "\(Parallel.threads)", "--steps", "\(b.steps)",
+                       "--warmup", "\(b.warmup)", "--vocab", "\(b.vocab)", "--hidden", "\(b.hidden)",
+                       "--intermediate", "\(b.intermediate)", "--layers", "\(b.layers)", "--heads", "\(b.heads)",
+                       "--kv-heads", "\(b.kvHeads)", "--seq", "\(b.seq)", "--batch", "\(b.batch)"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        do { try p.run() } catch { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0,
+              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
+              let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+              let tps = obj["tokens_per_s"] as? Double else {
+            FileHandle.standardError.write(Data("bench: the PyTorch reference did not run (is torch installed?)\n".utf8))
+            return nil
+        }
+        return tps
+    }
+}

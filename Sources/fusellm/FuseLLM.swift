@@ -1,0 +1,28 @@
+import ArgumentParser
+import FuseTensor
+import Foundation
+
+@main
+struct FuseLLM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fusellm",
+        abstract: "Knowledge fusion of large language models (FuseLLM), on CPU.",
+        subcommands: [Train.self, Eval.self, Bench.self])
+}
+
+/// Options every compute-heavy command shares.
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    func apply() {
+        if let threads { Parallel.threads = max(1, threads) }
+        BLAS.setThreads(Parallel.threads)
+    }
+}
+
+/// Prints an error the way every subcommand reports bad input: one line, non-zero exit.
+struct CleanExit: Error, CustomStringConvertible {
+    let description: String
+    init(_ error: Error) { description = "\(error)" }
+}

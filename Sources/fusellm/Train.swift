@@ -1,0 +1,102 @@
+import ArgumentParser
+import FuseFormats
+import FuseText
+import Foundation
+import Llama
+import Training
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continually train a Llama model (causal-LM loss) and write HF checkpoints.")
+
+    @Option(help: "Training text file (UTF-8; tokenized as bytes until real tokenizers land).")
+    var data: String
+
+    @Option(help: "Directory of an HF checkpoint to start from.")
+    var initFrom: String?
+
+    @Option(help: "config.json of a new, randomly initialised model (when not starting from --init-from).")
+    var modelConfig: String?
+
+    @Option(help: "Run directory: checkpoints, metrics.jsonl, final/.")
+    var output: String
+
+    @Option(help: "Optimizer steps.") var steps: Int = 100
+    @Option(help: "Blocks per micro-batch.") var batchSize: Int = 4
+    @Option(help: "Micro-batches per optimizer step.") var gradAccum: Int = 1
+    @Option(help: "Tokens per block.") var blockSize: Int = 256
+    @Option(help: "Peak learning rate.") var lr: Double = 1e-5
+    @Option(help: "Share of steps spent in linear warmup.") var warmupRatio: Double = 0.008
+    @Option(help: "Cosine decay floor, as a share of the peak rate.") var minLrRatio: Double = 0
+    @Option(help: "AdamW β1.") var beta1: Double = 0.9
+    @Option(help: "AdamW β2.") var beta2: Double = 0.95
+    @Option(help: "AdamW epsilon.") var eps: Double = 1e-8
+    @Option(help: "AdamW weight decay (not applied to norm weights).") var weightDecay: Double = 0.1
+    @Option(help: "Gradient-norm clipping threshold (0 disables).") var maxGradNorm: Double = 1.0
+    @Option(help: "Seed for initialisation and data order.") var seed: UInt64 = 42
+    @Option(help: "Write a checkpoint every N steps.") var checkpointEvery: Int = 50
+    @Option(help: "How many checkpoints to keep.") var keepCheckpoints: Int = 2
+    @Option(help: "dtype of written weights: f32, f16, bf16.") var saveDtype: String = "f32"
+    @Option(help: "Share of blocks held out for evaluation before and after training.") var evalFraction: Double = 0.05
+    @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        compute.apply()
+        do {
+            try train()
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            throw CleanExit(error)
+        }
+    }
+
+    private func train() throws {
+        var config = TrainConfig()
+        config.learningRate = lr
+        config.warmupRatio = warmupRatio
+        config.minLRRatio = minLrRatio
+        config.adam = AdamWHyperparameters(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay)
+        config.maxGradNorm = maxGradNorm
+        config.batchSize = batchSize
+        config.gradAccumulation = gradAccum
+        config.blockSize = blockSize
+        config.totalSteps = steps
+        config.seed = seed
+        config.checkpointEvery = checkpointEvery
+        config.keepCheckpoints = keepCheckpoints
+        config.saveDtype = saveDtype
+        try config.validate()
+
+        let model: LlamaModel
+        if let initFrom {
+            model = try LlamaModel.load(directory: URL(fileURLWithPath: initFrom))
+        } else if let modelConfig {
+            model = LlamaModel.randomlyInitialized(config: try LlamaConfig.load(from: URL(fileURLWithPath: modelConfig)), seed: seed)
+        } else {
+            throw ValidationError("give --init-from CHECKPOINT_DIR or --model-config config.json")
+        }
+        guard model.config.vocabSize >= ByteTokenizer().vocabSize else {
+            throw TrainingError("the byte tokenizer needs vocab_size >= 256; the model has \(model.config.vocabSize)")
+        }
+        let all = try TokenBlocks.fromTextFile(URL(fileURLWithPath: data), blockSize: blockSize)
+        let (trainBlocks, heldOut) = all.split(heldOutFraction: evalFraction)
+        let out = URL(fileURLWithPath: output)
+        let trainer = try Trainer(model: model, data: trainBlocks, config: config, output: out)
+        let params = Double(model.layout.totalCount) / 1e6
+        FileHandle.standardError.write(Data(String(format: "model: %.2fM parameters, %d layers; data: %d training blocks, %d held out; %d tokens/step\n",
+                                                   params, model.config.numLayers, trainBlocks.count, heldOut.count, config.tokensPerStep).utf8))
+        let before = heldOut.count > 0 && !resume ? Trainer.evaluate(model: model, blocks: heldOut, batchSize: batchSize) : nil
+        try trainer.run(resume: resume)
+        var report: [String: Any] = ["output": out.appendingPathComponent("final").path, "steps": steps]
+        if heldOut.count > 0 {
+            let after = Trainer.evaluate(model: model, blocks: heldOut, batchSize: batchSize)
+            if let before { report["heldout_ppl_before"] = before.perplexity }
+            report["heldout_ppl_after"] = after.perplexity
+            report["heldout_tokens"] = after.tokens
+        }
+        let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
+        print(String(decoding: json, as: UTF8.self))
+    }
+}
