@@ -96,6 +96,19 @@ def build_config(params):
     return cfg
 
 
+def patch_config_json(path, rope_theta):
+    """transformers 5.x writes rope_theta only inside `rope_parameters`; most
+    real checkpoints have a top-level `rope_theta` (and `rope_scaling`), so add
+    both forms. transformers still loads this file unchanged (checked below)."""
+    with open(path) as f:
+        c = json.load(f)
+    c["rope_theta"] = rope_theta
+    c.setdefault("rope_scaling", None)
+    with open(path, "w") as f:
+        json.dump(c, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
 def make_model(cfg, seed):
     torch.manual_seed(seed)
     model = LlamaForCausalLM(cfg).to(torch.float32)
@@ -121,6 +134,7 @@ def write_fixture(name, params, seed, out_root):
     gen = d / "generation_config.json"
     if gen.exists():
         gen.unlink()
+    patch_config_json(d / "config.json", params["rope_theta"])
     assert (d / "model.safetensors").exists(), "expected a single-file checkpoint"
     saved = load_file(str(d / "model.safetensors"))
     for k, v in saved.items():
@@ -139,6 +153,9 @@ def write_fixture(name, params, seed, out_root):
     out = model(input_ids, labels=input_ids)
     out.loss.backward()
     ref["loss"] = out.loss.detach().reshape(1).float()
+    manual = torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, V), input_ids[:, 1:].reshape(-1))
+    assert torch.allclose(manual, out.loss.detach(), atol=1e-6), (manual, out.loss)
     param_names = [n for n, _ in model.named_parameters()]
     for n, p in model.named_parameters():
         ref["grad." + n] = p.grad.detach().clone()
@@ -214,6 +231,21 @@ def write_fixture(name, params, seed, out_root):
         gen = sd / "generation_config.json"
         if gen.exists():
             gen.unlink()
+        patch_config_json(sd / "config.json", params["rope_theta"])
+        # The bf16 shards reload to exactly the bf16-rounded initial weights.
+        # (Logits are not compared bit-for-bit: `.to(bfloat16)` also rounds
+        # the rotary inv_freq buffer, which from_pretrained recomputes.)
+        rb = LlamaForCausalLM.from_pretrained(
+            sd, dtype=torch.bfloat16, attn_implementation="eager").eval()
+        bsd = dict(bmodel.named_parameters())
+        for n1, p1 in rb.named_parameters():
+            assert torch.equal(p1, bsd[n1]), n1
+            assert torch.equal(p1, init_state[n1].to(torch.bfloat16)), n1
+        with torch.no_grad():
+            lb = rb(input_ids).logits.float()
+        err = (lb - logits).abs().max().item()
+        print(f"[{name}] bf16 reload max |logits - f32 logits| = {err:.4f}")
+        assert err < 0.1, err
         shards = sorted(sd.glob("model-*-of-*.safetensors"))
         assert len(shards) > 1, f"expected several shards, got {shards}"
         assert (sd / "model.safetensors.index.json").exists()
@@ -232,6 +264,7 @@ def main():
     args = ap.parse_args()
 
     torch.set_num_threads(1)
+    transformers.utils.logging.disable_progress_bar()
     torch.use_deterministic_algorithms(True)
     out_root = args.out.resolve()
 
