@@ -1,0 +1,120 @@
+import FuseFormats
+import FuseTensor
+import FuseText
+import Llama
+import Training
+import XCTest
+
+final class TrainerTests: XCTestCase {
+    static let modelConfig = LlamaConfig(vocabSize: 256, hiddenSize: 32, intermediateSize: 64, numLayers: 2,
+                                         numHeads: 4, numKVHeads: 2, maxPositionEmbeddings: 64)
+
+    static let text = String(repeating: "Knowledge fusion of large language models: the student learns from several teachers. ", count: 12)
+
+    func makeData() -> TokenBlocks { TokenBlocks(tokens: ByteTokenizer().encode(Self.text), blockSize: 32) }
+
+    func makeConfig(steps: Int) -> TrainConfig {
+        var c = TrainConfig()
+        c.learningRate = 3e-3
+        c.warmupRatio = 0.2
+        c.minLRRatio = 0.1
+        c.batchSize = 2
+        c.gradAccumulation = 2
+        c.blockSize = 32
+        c.totalSteps = steps
+        c.checkpointEvery = 3
+        c.keepCheckpoints = 2
+        c.seed = 11
+        return c
+    }
+
+    func train(steps: Int, output: URL, resume: Bool = false, stopAfter: Int? = nil) throws -> [StepRecord] {
+        let model = LlamaModel.randomlyInitialized(config: Self.modelConfig, seed: 5)
+        let trainer = try Trainer(model: model, data: makeData(), config: makeConfig(steps: steps), output: output)
+        trainer.quiet = true
+        return try trainer.run(resume: resume, stopAfter: stopAfter)
+    }
+
+    func testTrainingLowersLossAndWritesReloadableCheckpoint() throws {
+        let out = temporaryDirectory("train")
+        let records = try train(steps: 8, output: out)
+        XCTAssertEqual(records.count, 8)
+        XCTAssertLessThan(records.last!.loss, records.first!.loss - 0.5, "loss should fall: \(records.map(\.loss))")
+        let final = try LlamaModel.load(directory: out.appendingPathComponent("final"))
+        XCTAssertEqual(final.config, Self.modelConfig)
+        let ckpts = CheckpointStore(directory: out).checkpoints().map(\.step)
+        XCTAssertEqual(ckpts, [6, 8], "checkpoints every 3 steps and at the end, newest 2 kept")
+        let lines = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 8)
+        let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
+        XCTAssertEqual(last["step"] as? Int, 8)
+        XCTAssertEqual(last["loss"] as? Double, records.last!.loss)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.hasPrefix(".") }
+        XCTAssertEqual(leftovers, [])
+    }
+
+    /// Interrupt after 4 steps (last checkpoint at 3), resume, and compare with an uninterrupted run.
+    func testResumeReproducesUninterruptedLosses() throws {
+        let straight = try train(steps: 7, output: temporaryDirectory("straight"))
+        let out = temporaryDirectory("resumed")
+        let first = try train(steps: 7, output: out, stopAfter: 4)
+        XCTAssertEqual(first.count, 4)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("final").path))
+        let second = try train(steps: 7, output: out, resume: true)
+        XCTAssertEqual(second.first?.step, 4, "resumes after the step-3 checkpoint")
+        XCTAssertEqual(second.map(\.loss), Array(straight.dropFirst(3)).map(\.loss), "bit-identical losses after resume")
+        XCTAssertEqual(second.map(\.blocks), Array(straight.dropFirst(3)).map(\.blocks))
+        let a = try LlamaModel.load(directory: out.appendingPathComponent("final"))
+        let lines = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 7, "steps logged by the interrupted run after its checkpoint are not duplicated")
+        XCTAssertTrue(Reduce.allFinite(a.parameters.pointer, a.parameters.count))
+    }
+
+    func testResumeRefusesChangedSettingsOrData() throws {
+        let out = temporaryDirectory("refuse")
+        _ = try train(steps: 3, output: out)
+        let model = LlamaModel.randomlyInitialized(config: Self.modelConfig, seed: 5)
+        var changed = makeConfig(steps: 3)
+        changed.learningRate = 1
+        let t1 = try Trainer(model: model, data: makeData(), config: changed, output: out)
+        XCTAssertThrowsError(try t1.run(resume: true)) { XCTAssertTrue("\($0)".contains("different training settings"), "\($0)") }
+        let otherData = TokenBlocks(tokens: ByteTokenizer().encode(String(Self.text.reversed())), blockSize: 32)
+        let t2 = try Trainer(model: model, data: otherData, config: makeConfig(steps: 3), output: out)
+        XCTAssertThrowsError(try t2.run(resume: true)) { XCTAssertTrue("\($0)".contains("different training data"), "\($0)") }
+        let t3 = try Trainer(model: model, data: makeData(), config: makeConfig(steps: 3), output: out)
+        XCTAssertThrowsError(try t3.run(resume: false)) { XCTAssertTrue("\($0)".contains("--resume"), "\($0)") }
+    }
+
+    func testNonFiniteLossStopsWithoutCheckpoint() throws {
+        let out = temporaryDirectory("nan")
+        let model = LlamaModel.randomlyInitialized(config: Self.modelConfig, seed: 5)
+        model.pointer("model.norm.weight")![0] = .infinity
+        let trainer = try Trainer(model: model, data: makeData(), config: makeConfig(steps: 3), output: out)
+        trainer.quiet = true
+        XCTAssertThrowsError(try trainer.run(resume: false)) { error in
+            XCTAssertTrue("\(error)".contains("step 1"), "\(error)")
+            XCTAssertTrue("\(error)".contains("blocks"), "\(error)")
+        }
+        XCTAssertEqual(CheckpointStore(directory: out).checkpoints().count, 0)
+    }
+
+    func testUnwritableOutputIsAClearError() throws {
+        let file = temporaryDirectory("ro").appendingPathComponent("not-a-dir")
+        try Data("x".utf8).write(to: file)
+        let model = LlamaModel.randomlyInitialized(config: Self.modelConfig, seed: 5)
+        let trainer = try Trainer(model: model, data: makeData(), config: makeConfig(steps: 2),
+                                  output: file.appendingPathComponent("run"))
+        XCTAssertThrowsError(try trainer.run(resume: false)) { XCTAssertTrue("\($0)".contains("not-a-dir"), "\($0)") }
+    }
+
+    func testBlockOrderIsAPermutationPerEpoch() {
+        var order = BlockOrder(blockCount: 10, seed: 3)
+        let epoch0 = (0..<10).map { order.block(at: $0) }
+        let epoch1 = (10..<20).map { order.block(at: $0) }
+        XCTAssertEqual(Set(epoch0), Set(0..<10))
+        XCTAssertEqual(Set(epoch1), Set(0..<10))
+        XCTAssertNotEqual(epoch0, epoch1)
+        var again = BlockOrder(blockCount: 10, seed: 3)
+        XCTAssertEqual((0..<10).map { again.block(at: $0) }, epoch0)
+    }
+}
