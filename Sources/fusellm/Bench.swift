@@ -25,7 +25,7 @@ struct BenchTrain: ParsableCommand {
     @Option var batch = 4
     @Option(help: "Timed steps.") var steps = 5
     @Option(help: "Untimed warm-up steps.") var warmup = 2
-    @Option(help: "Also run scripts/bench-train-torch.py (PyTorch, same threads) and print the speed ratio.")
+    @Flag(help: "Also run scripts/bench-train-torch.py (PyTorch, same threads) and print the speed ratio.")
     var torch = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @OptionGroup var compute: ComputeOptions
