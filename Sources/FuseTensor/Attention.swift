@@ -41,12 +41,9 @@ public struct CausalAttention {
                     let l = lse + task * T
                     for i in 0..<T {
                         let row = s + i * T
-                        var m = -Float.infinity
-                        for j in 0...i { m = max(m, row[j]) }
-                        var sum: Float = 0
-                        for j in 0...i { let e = expf(row[j] - m); row[j] = e; sum += e }
-                        let inv = 1 / sum
-                        for j in 0...i { row[j] *= inv }
+                        let m = VectorMath.max(row, i + 1)
+                        let sum = VectorMath.expShifted(row, row, i + 1, shift: m)
+                        VectorMath.scale(row, i + 1, by: 1 / sum)
                         if i + 1 < T { (row + i + 1).update(repeating: 0, count: T - i - 1) }
                         l[i] = m + logf(sum)
                     }
@@ -90,8 +87,8 @@ public struct CausalAttention {
                         BLAS.gemm(transA: false, transB: true, m: T, n: T, k: headDim, alpha: scale,
                                   a: qp, lda: ldq, b: kp, ldb: ldkv, c: p, ldc: T, share: share)
                         for i in 0..<T {
-                            let row = p + i * T, li = l[i]
-                            for j in 0...i { row[j] = expf(row[j] - li) }
+                            let row = p + i * T
+                            _ = VectorMath.expShifted(row, row, i + 1, shift: l[i])
                             if i + 1 < T { (row + i + 1).update(repeating: 0, count: T - i - 1) }
                         }
                         // dV += Pᵀ dO ; dP = dO Vᵀ

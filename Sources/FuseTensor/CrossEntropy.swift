@@ -14,11 +14,8 @@ public enum CrossEntropy {
 
     @inline(__always)
     static func logSumExp(_ row: UnsafePointer<Float>, _ n: Int) -> Float {
-        var m = -Float.infinity
-        for j in 0..<n { m = max(m, row[j]) }
-        var s: Float = 0
-        for j in 0..<n { s += expf(row[j] - m) }
-        return m + logf(s)
+        let m = VectorMath.max(row, n)
+        return m + logf(VectorMath.sumExpShifted(row, n, shift: m))
     }
 
     /// Loss only (evaluation).
@@ -52,10 +49,13 @@ public enum CrossEntropy {
                         let row = logits + r * vocab
                         let t = targets[r]
                         if t == ignore { row.update(repeating: 0, count: vocab); continue }
-                        let lse = logSumExp(row, vocab)
-                        sums[c] += Double(lse - row[Int(t)])
+                        // One exp pass: the row becomes exp(x − max), then is scaled to softmax · gradScale.
+                        let m = VectorMath.max(row, vocab)
+                        let target = row[Int(t)]
+                        let sum = VectorMath.expShifted(row, row, vocab, shift: m)
+                        sums[c] += Double(m + logf(sum) - target)
                         cnt[c] += 1
-                        for j in 0..<vocab { row[j] = expf(row[j] - lse) * gradScale }
+                        VectorMath.scale(row, vocab, by: gradScale / sum)
                         row[Int(t)] -= gradScale
                     }
                 }

@@ -2,14 +2,25 @@ import Foundation
 
 /// The gated activation of Llama's MLP: a = silu(g) ⊙ u.
 public enum SwiGLU {
-    @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+    typealias V = VectorMath.V
+
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    @inline(__always) static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+    @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + VectorMath.exp(-x)) }
 
     public static func forward(gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
                                out: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.chunks(count, minPerChunk: 4096) { _, range in
-            for i in range {
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let g = load(gate + i)
+                store(g * VectorMath.sigmoid(g) * load(up + i), out + i)
+                i += 8
+            }
+            while i < range.upperBound {
                 let g = gate[i]
                 out[i] = g * sigmoid(g) * up[i]
+                i += 1
             }
         }
     }
@@ -18,11 +29,18 @@ public enum SwiGLU {
     public static func backward(dOut: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
                                 dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.chunks(count, minPerChunk: 4096) { _, range in
-            for i in range {
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let g = load(gate + i), s = VectorMath.sigmoid(g), d = load(dOut + i)
+                store(d * g * s, dUp + i)
+                store(d * load(up + i) * s * (1 + g * (1 - s)), dGate + i)
+                i += 8
+            }
+            while i < range.upperBound {
                 let g = gate[i], s = sigmoid(g), d = dOut[i]
-                let silu = g * s
-                dUp[i] = d * silu
+                dUp[i] = d * g * s
                 dGate[i] = d * up[i] * s * (1 + g * (1 - s))
+                i += 1
             }
         }
     }
