@@ -28,7 +28,7 @@ public struct CausalAttention {
         let group = heads / kvHeads
         let tasks = batch * heads
         let share = 1 / Double(Parallel.chunkCount(tasks))
-        BLAS.withSingleThreadedCalls {
+        do {
             Parallel.chunks(tasks) { c, range in
                 let s = scratch + c * Self.scratchPerWorker(seqLen: T)
                 for task in range {
@@ -37,7 +37,7 @@ public struct CausalAttention {
                     let kp = k + b * T * ldkv + kvh * headDim
                     let vp = v + b * T * ldkv + kvh * headDim
                     BLAS.gemm(transA: false, transB: true, m: T, n: T, k: headDim, alpha: scale,
-                              a: qp, lda: ldq, b: kp, ldb: ldkv, c: s, ldc: T, share: share)
+                              a: qp, lda: ldq, b: kp, ldb: ldkv, c: s, ldc: T, split: false, share: share)
                     let l = lse + task * T
                     for i in 0..<T {
                         let row = s + i * T
@@ -49,7 +49,7 @@ public struct CausalAttention {
                     }
                     BLAS.gemm(transA: false, transB: false, m: T, n: headDim, k: T,
                               a: s, lda: T, b: vp, ldb: ldkv, c: out + b * T * ldq + h * headDim, ldc: ldq,
-                              share: share)
+                              split: false, share: share)
                 }
             }
         }
@@ -65,7 +65,7 @@ public struct CausalAttention {
         let group = heads / kvHeads
         let tasks = batch * kvHeads
         let share = 1 / Double(Parallel.chunkCount(tasks))
-        BLAS.withSingleThreadedCalls {
+        do {
             Parallel.chunks(tasks) { c, range in
                 let p = scratch + c * Self.scratchPerWorker(seqLen: T)
                 let dp = p + T * T
@@ -85,7 +85,7 @@ public struct CausalAttention {
                         let l = lse + (b * heads + h) * T
                         // P = exp(scale·q kᵀ − lse), causal.
                         BLAS.gemm(transA: false, transB: true, m: T, n: T, k: headDim, alpha: scale,
-                                  a: qp, lda: ldq, b: kp, ldb: ldkv, c: p, ldc: T, share: share)
+                                  a: qp, lda: ldq, b: kp, ldb: ldkv, c: p, ldc: T, split: false, share: share)
                         for i in 0..<T {
                             let row = p + i * T
                             _ = VectorMath.expShifted(row, row, i + 1, shift: l[i])
@@ -93,9 +93,9 @@ public struct CausalAttention {
                         }
                         // dV += Pᵀ dO ; dP = dO Vᵀ
                         BLAS.gemm(transA: true, transB: false, m: T, n: headDim, k: T,
-                                  a: p, lda: T, b: dop, ldb: ldq, beta: 1, c: dvp, ldc: ldkv, share: share)
+                                  a: p, lda: T, b: dop, ldb: ldq, beta: 1, c: dvp, ldc: ldkv, split: false, share: share)
                         BLAS.gemm(transA: false, transB: true, m: T, n: T, k: headDim,
-                                  a: dop, lda: ldq, b: vp, ldb: ldkv, c: dp, ldc: T, share: share)
+                                  a: dop, lda: ldq, b: vp, ldb: ldkv, c: dp, ldc: T, split: false, share: share)
                         // dS = P ⊙ (dP − rowsum(dO ⊙ O)), written over P.
                         for i in 0..<T {
                             var d: Float = 0
@@ -106,9 +106,9 @@ public struct CausalAttention {
                         }
                         // dQ = scale · dS K ; dK += scale · dSᵀ Q
                         BLAS.gemm(transA: false, transB: false, m: T, n: headDim, k: T, alpha: scale,
-                                  a: p, lda: T, b: kp, ldb: ldkv, c: dq + qoff, ldc: ldq, share: share)
+                                  a: p, lda: T, b: kp, ldb: ldkv, c: dq + qoff, ldc: ldq, split: false, share: share)
                         BLAS.gemm(transA: true, transB: false, m: T, n: headDim, k: T, alpha: scale,
-                                  a: p, lda: T, b: qp, ldb: ldq, beta: 1, c: dkp, ldc: ldkv, share: share)
+                                  a: p, lda: T, b: qp, ldb: ldq, beta: 1, c: dkp, ldc: ldkv, split: false, share: share)
                     }
                 }
             }

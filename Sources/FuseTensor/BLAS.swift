@@ -17,30 +17,32 @@ public enum BLAS {
     public static func resetProfile() { lock.lock(); profile = Profile(); lock.unlock() }
     public static func currentProfile() -> Profile { lock.lock(); defer { lock.unlock() }; return profile }
 
-    /// Threads OpenBLAS uses for one call. Calls made from inside `Parallel.chunks` must run
-    /// single-threaded; see `withSingleThreadedCalls`.
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
-
-    /// Runs `body` with OpenBLAS limited to one thread, for regions that parallelise across
-    /// independent small GEMMs themselves (attention heads).
-    public static func withSingleThreadedCalls<R>(_ body: () throws -> R) rethrows -> R {
-        setThreads(1)
-        defer { setThreads(Parallel.threads) }
-        return try body()
-    }
+    /// OpenBLAS runs single-threaded; `gemm` splits large products across `Parallel.threads` itself.
+    /// OpenBLAS's own pool busy-waits (sched_yield) between calls, which on two cores steals time
+    /// from every non-GEMM kernel; splitting ourselves also keeps results independent of its scheduling.
+    public static func useSingleThreadedOpenBLAS() { openblas_set_num_threads(1) }
 
     /// C[m×n] = alpha · op(A) · op(B) + beta · C, all row-major with explicit leading dimensions.
-    /// `share` scales the recorded time when several calls run at once on different cores.
-    @inline(__always)
+    /// Large products are split by rows of C across cores (`split: false` inside regions that are
+    /// already parallel). `share` scales the recorded time when several calls run at once.
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
-                            share: Double = 1) {
+                            split: Bool = true, share: Double = 1) {
         if m == 0 || n == 0 { return }
         let start = profiling ? DispatchTime.now().uptimeNanoseconds : 0
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        let parts = split && 2 * m * n * k >= 1 << 21 ? Parallel.chunkCount(m, minPerChunk: 16) : 1
+        if parts <= 1 {
+            sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                // Rows [m0, m1) of C come from rows of op(A): row m0 of A, or column m0 when A is transposed.
+                let m0 = m * p / parts, m1 = m * (p + 1) / parts
+                sgemm(transA, transB, m1 - m0, n, k, alpha, a + (transA ? m0 : m0 * lda), lda, b, ldb,
+                      beta, c + m0 * ldc, ldc)
+            }
+        }
         if profiling {
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
             lock.lock()
@@ -49,6 +51,14 @@ public enum BLAS {
             profile.calls += 1
             lock.unlock()
         }
+    }
+
+    @inline(__always)
+    static func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                      _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                      _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     /// y[N×out] = x[N×in] · Wᵀ, with W stored [out×in] as in PyTorch's nn.Linear.

@@ -8,8 +8,10 @@ public enum VectorMath {
 
     @inline(__always)
     public static func exp(_ v: V) -> V {
-        // Generic SIMD helpers (clamped, rounded, Int conversion) do not vectorise; these forms do.
-        var x = pointwiseMin(pointwiseMax(v, V(repeating: -87.33)), V(repeating: 88.37))
+        // Generic SIMD helpers (clamped, pointwiseMax, rounded, Int conversion) are not inlined; these forms are.
+        var x = v
+        x.replace(with: -87.33, where: x .< -87.33)
+        x.replace(with: 88.37, where: x .> 88.37)
         // Adding 1.5·2²³ rounds to the nearest integer (ties to even) and leaves it in the low mantissa bits.
         let shifted = x * 1.442_695_04 + 12_582_912
         let fx = shifted - 12_582_912
@@ -43,7 +45,11 @@ public enum VectorMath {
     public static func max(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         var i = 0
         var m = V(repeating: -.infinity)
-        while i + 8 <= n { m = pointwiseMax(m, load(p + i)); i += 8 }
+        while i + 8 <= n {
+            let x = load(p + i)
+            m.replace(with: x, where: x .> m)
+            i += 8
+        }
         var r = m.max()
         while i < n { r = Swift.max(r, p[i]); i += 1 }
         return r

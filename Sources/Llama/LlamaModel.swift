@@ -21,7 +21,7 @@ public final class LlamaModel {
         parameters = FloatBuffer(count: layout.totalCount)
         rope = RoPE(headDim: config.headDim, maxPositions: config.maxPositionEmbeddings, theta: config.ropeTheta)
         attention = CausalAttention(heads: config.numHeads, kvHeads: config.numKVHeads, headDim: config.headDim)
-        BLAS.setThreads(Parallel.threads)
+        BLAS.useSingleThreadedOpenBLAS()
     }
 
     /// HF's initialisation: N(0, initializer_range²) for matrices and embeddings, ones for norms.

@@ -17,7 +17,7 @@ struct ComputeOptions: ParsableArguments {
 
     func apply() {
         if let threads { Parallel.threads = max(1, threads) }
-        BLAS.setThreads(Parallel.threads)
+        BLAS.useSingleThreadedOpenBLAS()
     }
 }
 
