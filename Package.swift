@@ -12,10 +12,12 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fusellm", targets: ["fusellm"]),
-        .library(name: "FuseLLM", targets: ["FuseTensor", "FuseFormats", "FuseText", "Llama", "Training"]),
+        .library(name: "FuseLLM", targets: ["FuseTensor", "FuseFormats", "FuseText", "FuseCorpus", "Llama", "Fusion", "Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
@@ -24,8 +26,13 @@ let package = Package(
                        providers: [.apt(["libzstd-dev"])]),
         .target(name: "FuseTensor", dependencies: ["CBLAS"], swiftSettings: fast),
         .target(name: "FuseFormats", dependencies: ["FuseTensor", "CZstd"], swiftSettings: fast),
-        .target(name: "FuseText", dependencies: [], swiftSettings: fast),
-        .target(name: "Llama", dependencies: ["FuseTensor", "FuseFormats"], swiftSettings: fast),
+        .target(name: "FuseText", dependencies: [.product(name: "HeapModule", package: "swift-collections")],
+                swiftSettings: fast),
+        .target(name: "FuseCorpus", dependencies: ["FuseFormats"], swiftSettings: fast),
+        .target(name: "Llama", dependencies: ["FuseTensor", "FuseFormats", "FuseText"], swiftSettings: fast),
+        .target(name: "Fusion", dependencies: [
+            "FuseFormats", "FuseTensor", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: fast),
         .target(name: "Training", dependencies: ["Llama", "FuseTensor", "FuseFormats", "FuseText"],
                 swiftSettings: fast),
         .executableTarget(name: "fusellm", dependencies: [
@@ -35,6 +42,9 @@ let package = Package(
         .testTarget(name: "FuseTensorTests", dependencies: ["FuseTensor"]),
         .testTarget(name: "FuseFormatsTests", dependencies: ["FuseFormats", "FuseTensor"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "FuseFormats", "FuseTensor"]),
+        .testTarget(name: "FuseCorpusTests", dependencies: ["FuseCorpus", "FuseFormats"]),
+        .testTarget(name: "FuseTextTests", dependencies: ["FuseText"]),
+        .testTarget(name: "FusionTests", dependencies: ["Fusion", "FuseFormats"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "FuseFormats", "FuseText"]),
     ],
     swiftLanguageModes: [.v5]

@@ -3,12 +3,17 @@ import Foundation
 
 /// Whole-buffer zstd compression (libzstd). Each call produces one independent frame.
 public enum Zstd {
-    public static func compress(_ input: Data, level: Int32 = 3) throws -> Data {
+    /// `checksum` adds zstd's content checksum to the frame, so decompression detects corrupted data.
+    public static func compress(_ input: Data, level: Int32 = 3, checksum: Bool = false) throws -> Data {
         let bound = ZSTD_compressBound(input.count)
         var out = Data(count: bound)
+        guard let context = ZSTD_createCCtx() else { throw FormatError(file: "<zstd>", "out of memory") }
+        defer { ZSTD_freeCCtx(context) }
+        ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
+        ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, checksum ? 1 : 0)
         let written = out.withUnsafeMutableBytes { dst in
             input.withUnsafeBytes { src in
-                ZSTD_compress(dst.baseAddress, bound, src.baseAddress, input.count, level)
+                ZSTD_compress2(context, dst.baseAddress, bound, src.baseAddress, input.count)
             }
         }
         if ZSTD_isError(written) != 0 {

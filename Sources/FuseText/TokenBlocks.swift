@@ -53,3 +53,34 @@ extension TokenBlocks {
         return TokenBlocks(tokens: tokens, blockSize: blockSize)
     }
 }
+
+extension TokenBlocks {
+    /// Tokenizes each document, appends EOS where the tokenizer has one (as the reference does: EOS after
+    /// every document, no BOS), concatenates, and cuts blocks of `blockSize`.
+    public static func fromDocuments(_ documents: [String], tokenizer: some TextTokenizer, blockSize: Int,
+                                     source: String) throws -> TokenBlocks {
+        var tokens: [Int32] = []
+        for doc in documents {
+            tokens += tokenizer.encode(doc)
+            if let eos = tokenizer.eosTokenID { tokens.append(eos) }
+        }
+        guard tokens.count >= blockSize else {
+            throw TextFileError.tooShort(source, tokens: tokens.count, blockSize: blockSize)
+        }
+        return TokenBlocks(tokens: tokens, blockSize: blockSize)
+    }
+
+    /// Reads UTF-8 text files, each one document.
+    public static func readDocuments(_ urls: [URL]) throws -> [String] {
+        try urls.map { url in
+            let data: Data
+            do { data = try Data(contentsOf: url) } catch {
+                throw TextFileError.unreadable(url.path, (error as NSError).localizedDescription)
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw TextFileError.unreadable(url.path, "not valid UTF-8")
+            }
+            return text
+        }
+    }
+}

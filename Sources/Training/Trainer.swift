@@ -31,6 +31,9 @@ public final class Trainer {
     /// Called after every step (tests read losses from here).
     public var onStep: ((StepRecord) -> Void)?
     public var quiet = false
+    /// Files written next to the weights in every checkpoint and in final/ (tokenizer.json, tokenizer_config.json),
+    /// so each checkpoint loads as a complete model.
+    public var companionFiles: [String: Data] = [:]
 
     public init(model: LlamaModel, data: TokenBlocks, config: TrainConfig, output: URL) throws {
         try config.validate()
@@ -38,9 +41,7 @@ public final class Trainer {
             throw TrainingError("data blocks have \(data.blockSize) tokens but the run uses block size \(config.blockSize)")
         }
         guard data.count > 0 else { throw TrainingError("no training blocks") }
-        guard config.blockSize <= model.config.maxPositionEmbeddings else {
-            throw TrainingError("block size \(config.blockSize) exceeds the model's max_position_embeddings \(model.config.maxPositionEmbeddings)")
-        }
+        try Trainer.checkCompatible(model: model, blocks: data)
         self.model = model
         self.data = data
         self.config = config
@@ -136,12 +137,16 @@ public final class Trainer {
                                 rateUnit: "tok/s", detail: String(format: "loss %.4f | lr %.2e | gnorm %.3f", loss, lr, norm))
             }
             if record.step % config.checkpointEvery == 0 || record.step == config.totalSteps {
-                _ = try store.save(model: model, optimizer: optimizer, state: state, dtype: dtype)
+                _ = try store.save(model: model, optimizer: optimizer, state: state, dtype: dtype,
+                                   companionFiles: companionFiles)
                 store.prune(keep: config.keepCheckpoints)
             }
         }
         if optimizer.step == config.totalSteps {
-            _ = try store.publish(name: "final") { dir in try model.save(to: dir, dtype: dtype) }
+            _ = try store.publish(name: "final") { dir in
+                try model.save(to: dir, dtype: dtype)
+                for (name, data) in companionFiles { try AtomicFile.write(data, to: dir.appendingPathComponent(name)) }
+            }
         }
         return records
     }
@@ -162,10 +167,27 @@ public final class Trainer {
     }
 
     /// Mean loss and perplexity of the model over `blocks` (same target convention as training).
-    public static func evaluate(model: LlamaModel, blocks: TokenBlocks, batchSize: Int) -> (loss: Double, perplexity: Double, tokens: Int) {
+    /// Refuses blocks the model cannot read: token ids outside its vocabulary, or blocks longer than its positions.
+    public static func checkCompatible(model: LlamaModel, blocks: TokenBlocks) throws {
+        guard blocks.blockSize <= model.config.maxPositionEmbeddings else {
+            throw TrainingError("block size \(blocks.blockSize) exceeds the model's max_position_embeddings \(model.config.maxPositionEmbeddings)")
+        }
+        let used = blocks.tokens.prefix(blocks.count * blocks.blockSize)
+        if let bad = used.first(where: { $0 < 0 || Int($0) >= model.config.vocabSize }) {
+            throw TrainingError("token id \(bad) is outside the model's vocabulary of \(model.config.vocabSize) (wrong tokenizer for this model?)")
+        }
+    }
+
+    /// Mean next-token loss and perplexity over `blocks` (a progress line on stderr when `showProgress`).
+    public static func evaluate(model: LlamaModel, blocks: TokenBlocks, batchSize: Int,
+                                showProgress: Bool = false) throws -> (loss: Double, perplexity: Double, tokens: Int) {
+        try checkCompatible(model: model, blocks: blocks)
+        guard blocks.count > 0 else { throw TrainingError("no blocks to evaluate") }
         let T = blocks.blockSize
         var sum = 0.0, count = 0
         var start = 0
+        var progress = ProgressLine(total: blocks.count, unit: "eval blocks")
+        let began = Date()
         while start < blocks.count {
             let B = min(batchSize, blocks.count - start)
             var ids = [Int32](), targets = [Int32]()
@@ -178,8 +200,14 @@ public final class Trainer {
             sum += r.lossSum
             count += r.count
             start += B
+            if showProgress {
+                let seconds = Date().timeIntervalSince(began)
+                progress.update(done: start, doneThisRun: start, rateValue: Double(start * T) / seconds, rateUnit: "tok/s",
+                                detail: String(format: "ppl %.3f", Foundation.exp(sum / Double(max(count, 1)))))
+            }
         }
-        let loss = count > 0 ? sum / Double(count) : .nan
+        let loss = sum / Double(count)
+        guard loss.isFinite else { throw TrainingError("evaluation loss is not finite (\(loss)): the model weights hold NaN or inf") }
         return (loss, exp(loss), count)
     }
 }

@@ -70,9 +70,11 @@ public struct CheckpointStore {
         return final
     }
 
-    public func save(model: LlamaModel, optimizer: AdamW, state: TrainerState, dtype: DType) throws -> URL {
+    public func save(model: LlamaModel, optimizer: AdamW, state: TrainerState, dtype: DType,
+                     companionFiles: [String: Data] = [:]) throws -> URL {
         try publish(name: Self.name(step: state.step)) { dir in
             try model.save(to: dir, dtype: dtype)
+            for (name, data) in companionFiles { try AtomicFile.write(data, to: dir.appendingPathComponent(name)) }
             var tensors = model.tensorsToWrite(from: optimizer.exp_avg, prefix: "exp_avg.")
             tensors += model.tensorsToWrite(from: optimizer.exp_avg_sq, prefix: "exp_avg_sq.")
             try SafetensorsWriter.write(tensors, dtype: .F32, metadata: ["format": "pt", "step": "\(optimizer.step)"],

@@ -7,7 +7,7 @@ import Training
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks, reported as ratios against references measured in the same run.",
-        subcommands: [BenchTrain.self])
+        subcommands: [BenchTrain.self, BenchInfer.self, BenchTokenize.self])
 }
 
 struct BenchTrain: ParsableCommand {
@@ -83,7 +83,7 @@ struct BenchTrain: ParsableCommand {
             result["speedup_vs_torch"] = tokens / seconds / reference
         }
         if json {
-            let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+            let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
             return
         }
@@ -127,29 +127,34 @@ struct BenchTrain: ParsableCommand {
     }
 
     static func runTorch(_ b: BenchTrain) -> Double? {
-        let script = URL(fileURLWithPath: "scripts/bench-train-torch.py")
-        guard FileManager.default.fileExists(atPath: script.path) else {
-            FileHandle.standardError.write(Data("bench: scripts/bench-train-torch.py not found (run from the repository root)\n".utf8))
-            return nil
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", script.path, "--threads", "\(Parallel.threads)", "--steps", "\(b.steps)",
-                       "--warmup", "\(b.warmup)", "--vocab", "\(b.vocab)", "--hidden", "\(b.hidden)",
-                       "--intermediate", "\(b.intermediate)", "--layers", "\(b.layers)", "--heads", "\(b.heads)",
-                       "--kv-heads", "\(b.kvHeads)", "--seq", "\(b.seq)", "--batch", "\(b.batch)"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        do { try p.run() } catch { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0,
-              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
-              let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
-              let tps = obj["tokens_per_s"] as? Double else {
-            FileHandle.standardError.write(Data("bench: the PyTorch reference did not run (is torch installed?)\n".utf8))
-            return nil
-        }
-        return tps
+        runPythonReference("scripts/bench-train-torch.py", [
+            "--threads", "\(Parallel.threads)", "--steps", "\(b.steps)",
+            "--warmup", "\(b.warmup)", "--vocab", "\(b.vocab)", "--hidden", "\(b.hidden)",
+            "--intermediate", "\(b.intermediate)", "--layers", "\(b.layers)", "--heads", "\(b.heads)",
+            "--kv-heads", "\(b.kvHeads)", "--seq", "\(b.seq)", "--batch", "\(b.batch)"])?["tokens_per_s"] as? Double
     }
+}
+
+/// Runs a Python reference script from scripts/ and returns the JSON object on its last stdout line,
+/// or nil (with a note on stderr) when it cannot run, e.g. without PyTorch.
+func runPythonReference(_ script: String, _ arguments: [String]) -> [String: Any]? {
+    guard FileManager.default.fileExists(atPath: script) else {
+        FileHandle.standardError.write(Data("bench: \(script) not found (run from the repository root)\n".utf8))
+        return nil
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", script] + arguments
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    do { try p.run() } catch { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0,
+          let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
+          let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+        FileHandle.standardError.write(Data("bench: the reference \(script) did not run (are its Python packages installed?)\n".utf8))
+        return nil
+    }
+    return obj
 }

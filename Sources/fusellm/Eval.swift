@@ -6,22 +6,27 @@ import Training
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Perplexity of a checkpoint on a text file (byte tokens until real tokenizers land).")
+        abstract: "Perplexity of a model (HF directory or GGUF) on text files, tokenized with the model's own tokenizer.")
 
-    @Option(help: "HF checkpoint directory.") var model: String
-    @Option(help: "UTF-8 text file.") var data: String
-    @Option(help: "Tokens per block.") var blockSize: Int = 256
-    @Option(help: "Blocks per forward pass.") var batchSize: Int = 4
+    @Option(help: "HF checkpoint directory or .gguf file.") var model: String
+    @Option(parsing: .upToNextOption, help: "UTF-8 text files, each one document (EOS appended, as in the reference).")
+    var data: [String]
+    @Option(help: "Tokens per block.") var blockSize: Int = 512
+    @Option(help: "Blocks per forward pass.") var batchSize: Int = 1
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
         compute.apply()
         do {
-            let m = try LlamaModel.load(directory: URL(fileURLWithPath: model))
-            let blocks = try TokenBlocks.fromTextFile(URL(fileURLWithPath: data), blockSize: blockSize)
-            let r = Trainer.evaluate(model: m, blocks: blocks, batchSize: batchSize)
-            let json = try JSONSerialization.data(withJSONObject: ["loss": r.loss, "perplexity": r.perplexity, "tokens": r.tokens],
-                                                  options: [.sortedKeys])
+            let pretrained = try PretrainedModel.load(path: model)
+            let docs = try TokenBlocks.readDocuments(data.map { URL(fileURLWithPath: $0) })
+            let blocks = try TokenBlocks.fromDocuments(docs, tokenizer: pretrained.tokenizer, blockSize: blockSize,
+                                                       source: data.joined(separator: ", "))
+            let r = try Trainer.evaluate(model: pretrained.model, blocks: blocks, batchSize: batchSize, showProgress: true)
+            let json = try JSONSerialization.data(withJSONObject: [
+                "model": pretrained.source, "data": data, "block_size": blockSize, "blocks": blocks.count,
+                "loss": r.loss, "perplexity": r.perplexity, "tokens": r.tokens,
+            ], options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: json, as: UTF8.self))
         } catch {
             throw CleanExit(error)

@@ -7,7 +7,7 @@ struct FuseLLM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fusellm",
         abstract: "Knowledge fusion of large language models (FuseLLM), on CPU.",
-        subcommands: [Train.self, Eval.self, Bench.self])
+        subcommands: [Train.self, Eval.self, Convert.self, Bench.self])
 }
 
 /// Options every compute-heavy command shares.

@@ -87,16 +87,16 @@ struct Train: ParsableCommand {
         let params = Double(model.layout.totalCount) / 1e6
         FileHandle.standardError.write(Data(String(format: "model: %.2fM parameters, %d layers; data: %d training blocks, %d held out; %d tokens/step\n",
                                                    params, model.config.numLayers, trainBlocks.count, heldOut.count, config.tokensPerStep).utf8))
-        let before = heldOut.count > 0 && !resume ? Trainer.evaluate(model: model, blocks: heldOut, batchSize: batchSize) : nil
+        let before = heldOut.count > 0 && !resume ? try Trainer.evaluate(model: model, blocks: heldOut, batchSize: batchSize) : nil
         try trainer.run(resume: resume)
         var report: [String: Any] = ["output": out.appendingPathComponent("final").path, "steps": steps]
         if heldOut.count > 0 {
-            let after = Trainer.evaluate(model: model, blocks: heldOut, batchSize: batchSize)
+            let after = try Trainer.evaluate(model: model, blocks: heldOut, batchSize: batchSize)
             if let before { report["heldout_ppl_before"] = before.perplexity }
             report["heldout_ppl_after"] = after.perplexity
             report["heldout_tokens"] = after.tokens
         }
-        let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
+        let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .withoutEscapingSlashes])
         print(String(decoding: json, as: UTF8.self))
     }
 }

@@ -5,6 +5,10 @@ enum Fixtures {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fixtures")
     static func llama(_ name: String) -> URL { root.appendingPathComponent("llama").appendingPathComponent(name) }
+    /// GGUF fixtures, written by scripts/make-gguf-fixtures.py (the Python `gguf` package).
+    static func gguf(_ name: String) -> URL { root.appendingPathComponent("gguf").appendingPathComponent(name) }
+    /// The package root (for checkpoints/, which scripts/fetch-models.sh fills).
+    static let packageRoot = root.deletingLastPathComponent().deletingLastPathComponent()
 }
 
 /// max |a − b| / max |b|: the relative error measure the fixtures are held to.

@@ -5,6 +5,9 @@ enum Fixtures {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fixtures")
     static func llama(_ name: String) -> URL { root.appendingPathComponent("llama").appendingPathComponent(name) }
+    /// The real model fetched by scripts/fetch-models.sh (not in git).
+    static let smolLM2 = root.deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("checkpoints/SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
 /// max |a − b| / max |b|: the relative error measure the fixtures are held to.

@@ -107,6 +107,24 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try trainer.run(resume: false)) { XCTAssertTrue("\($0)".contains("not-a-dir"), "\($0)") }
     }
 
+    func testBlocksTheModelCannotReadAreRefused() throws {
+        let small = LlamaConfig(vocabSize: 64, hiddenSize: 32, intermediateSize: 64, numLayers: 1,
+                                numHeads: 4, numKVHeads: 2, maxPositionEmbeddings: 16)
+        let model = LlamaModel.randomlyInitialized(config: small, seed: 1)
+        let bytes = TokenBlocks(tokens: ByteTokenizer().encode("outside the vocabulary"), blockSize: 8)
+        XCTAssertThrowsError(try Trainer.evaluate(model: model, blocks: bytes, batchSize: 2)) {
+            XCTAssertTrue("\($0)".contains("outside the model's vocabulary of 64"), "\($0)")
+        }
+        let long = TokenBlocks(tokens: [Int32](repeating: 3, count: 64), blockSize: 32)
+        XCTAssertThrowsError(try Trainer.evaluate(model: model, blocks: long, batchSize: 2)) {
+            XCTAssertTrue("\($0)".contains("max_position_embeddings 16"), "\($0)")
+        }
+        let fine = TokenBlocks(tokens: [Int32](repeating: 3, count: 32), blockSize: 16)
+        let r = try Trainer.evaluate(model: model, blocks: fine, batchSize: 2)
+        XCTAssertEqual(r.tokens, 30)
+        XCTAssertTrue(r.perplexity.isFinite)
+    }
+
     func testBlockOrderIsAPermutationPerEpoch() {
         var order = BlockOrder(blockCount: 10, seed: 3)
         let epoch0 = (0..<10).map { order.block(at: $0) }
