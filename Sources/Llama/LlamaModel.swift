@@ -82,17 +82,27 @@ public final class LlamaModel {
     /// `gradScale` defaults to 1/(number of targets), the gradient of the mean loss.
     public func forwardBackward(ids: [Int32], targets: [Int32], batch: Int, seqLen: Int,
                                 gradScale: Float? = nil) -> CrossEntropy.Result {
-        precondition(ids.count == batch * seqLen && targets.count == batch * seqLen)
+        precondition(targets.count == batch * seqLen)
+        return forwardBackward(ids: ids, batch: batch, seqLen: seqLen) { logits, rows, vocab in
+            targets.withUnsafeBufferPointer { t -> CrossEntropy.Result in
+                let count = CrossEntropy.countTargets(t.baseAddress!, rows: rows)
+                let scale = gradScale ?? (count > 0 ? 1 / Float(count) : 0)
+                return CrossEntropy.lossAndGradient(logits: logits, targets: t.baseAddress!, rows: rows,
+                                                    vocab: vocab, gradScale: scale)
+            }
+        }
+    }
+
+    /// Forward and backward with any loss on the logits: `lossGradient` receives the logits
+    /// [rows × vocab] and must overwrite them with ∂L/∂logits; every parameter gradient is then added
+    /// into `gradients`.
+    public func forwardBackward<R>(ids: [Int32], batch: Int, seqLen: Int,
+                                   lossGradient: (UnsafeMutablePointer<Float>, _ rows: Int, _ vocab: Int) throws -> R) rethrows -> R {
+        precondition(ids.count == batch * seqLen)
         if gradients == nil { zeroGradients() }
         let w = workspace(batch: batch, seqLen: seqLen, training: true)
         runForward(ids: ids, w, training: true)
-        let rows = batch * seqLen
-        let result = targets.withUnsafeBufferPointer { t -> CrossEntropy.Result in
-            let count = CrossEntropy.countTargets(t.baseAddress!, rows: rows)
-            let scale = gradScale ?? (count > 0 ? 1 / Float(count) : 0)
-            return CrossEntropy.lossAndGradient(logits: w.logits.pointer, targets: t.baseAddress!, rows: rows,
-                                                vocab: config.vocabSize, gradScale: scale)
-        }
+        let result = try lossGradient(w.logits.pointer, batch * seqLen, config.vocabSize)
         runBackward(w)
         return result
     }

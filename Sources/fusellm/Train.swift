@@ -1,4 +1,5 @@
 import ArgumentParser
+import FuseCorpus
 import FuseFormats
 import FuseText
 import Foundation
@@ -9,14 +10,20 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Continually train a Llama model (causal-LM loss) and write HF checkpoints.")
 
-    @Option(help: "Training text file (UTF-8; tokenized as bytes until real tokenizers land).")
-    var data: String
+    @Option(parsing: .upToNextOption,
+            help: "Training corpus: parquet, .jsonl, .jsonl.zst or text files, directories or globs (EOS after each document).")
+    var data: [String]
 
-    @Option(help: "Directory of an HF checkpoint to start from.")
+    @Option(help: "Field holding the text in parquet and JSON lines.") var textField: String = "text"
+
+    @Option(help: "Model to continue training: an HF checkpoint directory or a .gguf file (its own tokenizer is used).")
     var initFrom: String?
 
     @Option(help: "config.json of a new, randomly initialised model (when not starting from --init-from).")
     var modelConfig: String?
+
+    @Option(help: "Tokenizer of a new model (directory, tokenizer.json, tokenizer.model or .gguf); bytes when absent.")
+    var tokenizer: String?
 
     @Option(help: "Run directory: checkpoints, metrics.jsonl, final/.")
     var output: String
@@ -69,21 +76,14 @@ struct Train: ParsableCommand {
         config.saveDtype = saveDtype
         try config.validate()
 
-        let model: LlamaModel
-        if let initFrom {
-            model = try LlamaModel.load(directory: URL(fileURLWithPath: initFrom))
-        } else if let modelConfig {
-            model = LlamaModel.randomlyInitialized(config: try LlamaConfig.load(from: URL(fileURLWithPath: modelConfig)), seed: seed)
-        } else {
-            throw ValidationError("give --init-from CHECKPOINT_DIR or --model-config config.json")
-        }
-        guard model.config.vocabSize >= ByteTokenizer().vocabSize else {
-            throw TrainingError("the byte tokenizer needs vocab_size >= 256; the model has \(model.config.vocabSize)")
-        }
-        let all = try TokenBlocks.fromTextFile(URL(fileURLWithPath: data), blockSize: blockSize)
+        let (model, textTokenizer, companionFiles) = try loadModelAndTokenizer()
+        let documents = try Corpus(paths: data, textField: textField).documents().collect().map(\.text)
+        let all = try TokenBlocks.fromDocuments(documents, tokenizer: textTokenizer, blockSize: blockSize,
+                                                source: data.joined(separator: ", "))
         let (trainBlocks, heldOut) = all.split(heldOutFraction: evalFraction)
         let out = URL(fileURLWithPath: output)
         let trainer = try Trainer(model: model, data: trainBlocks, config: config, output: out)
+        trainer.companionFiles = companionFiles
         let params = Double(model.layout.totalCount) / 1e6
         FileHandle.standardError.write(Data(String(format: "model: %.2fM parameters, %d layers; data: %d training blocks, %d held out; %d tokens/step\n",
                                                    params, model.config.numLayers, trainBlocks.count, heldOut.count, config.tokensPerStep).utf8))
@@ -98,5 +98,28 @@ struct Train: ParsableCommand {
         }
         let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .withoutEscapingSlashes])
         print(String(decoding: json, as: UTF8.self))
+    }
+
+    /// The model, the tokenizer its data is cut with, and the tokenizer files every checkpoint carries.
+    private func loadModelAndTokenizer() throws -> (LlamaModel, any TextTokenizer, [String: Data]) {
+        if let initFrom {
+            guard tokenizer == nil else { throw ValidationError("--tokenizer is for new models; --init-from uses the model's own") }
+            let pretrained = try PretrainedModel.load(path: initFrom)
+            return (pretrained.model, pretrained.tokenizer, try pretrained.tokenizerFiles())
+        }
+        guard let modelConfig else { throw ValidationError("give --init-from MODEL or --model-config config.json") }
+        let model = LlamaModel.randomlyInitialized(config: try LlamaConfig.load(from: URL(fileURLWithPath: modelConfig)), seed: seed)
+        guard let tokenizer else {
+            guard model.config.vocabSize >= ByteTokenizer().vocabSize else {
+                throw TrainingError("the byte tokenizer needs vocab_size >= 256; \(modelConfig) has \(model.config.vocabSize)")
+            }
+            return (model, ByteTokenizer(), [:])
+        }
+        let bpe = try PretrainedModel.loadTokenizer(path: tokenizer)
+        guard bpe.vocabSize <= model.config.vocabSize else {
+            throw TrainingError("\(tokenizer) has \(bpe.vocabSize) tokens but \(modelConfig) has vocab_size \(model.config.vocabSize)")
+        }
+        let files = try PretrainedModel.tokenizerFiles(bpe, addsBOS: false, maxLength: model.config.maxPositionEmbeddings)
+        return (model, bpe, files)
     }
 }
