@@ -18,6 +18,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var keepCheckpoints: Int = 2
     public var saveDtype: String = "f32"
     public var logEvery: Int = 1
+    /// λ of λ·CLM + (1 − λ)·fusion loss (the paper's 0.9); 1 is plain causal-LM training.
+    public var fusionLambda: Double = 1
+    /// Which fusion function made the soft targets ("none" without teachers); recorded so a resume cannot switch.
+    public var fusion: String = "none"
 
     public init() {}
 
@@ -39,6 +43,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if checkpointEvery < 1 { throw bad("checkpoint-every", "must be at least 1") }
         if !(0...1).contains(warmupRatio) { throw bad("warmup-ratio", "must be in [0, 1]") }
         if !(0...1).contains(minLRRatio) { throw bad("min-lr-ratio", "must be in [0, 1]") }
+        if !(0...1).contains(fusionLambda) { throw bad("lambda", "must be in [0, 1]") }
         if DType(userName: saveDtype) == nil { throw bad("save-dtype", "\(saveDtype) is not f32, f16 or bf16") }
     }
 }

@@ -34,6 +34,9 @@ public final class Trainer {
     /// Files written next to the weights in every checkpoint and in final/ (tokenizer.json, tokenizer_config.json),
     /// so each checkpoint loads as a complete model.
     public var companionFiles: [String: Data] = [:]
+    /// The fusion loss's soft targets for a training block ([blockSize] rows), or nil for none; used when
+    /// `config.fusionLambda` < 1. Must give the same targets for the same block every time (resume is exact).
+    public var softTargets: ((_ block: Int) throws -> SparseTargets?)?
 
     public init(model: LlamaModel, data: TokenBlocks, config: TrainConfig, output: URL) throws {
         try config.validate()
@@ -107,12 +110,31 @@ public final class Trainer {
             model.zeroGradients()
             var lossSum = 0.0
             var blocks: [Int] = []
+            var clmSum = 0.0, fusionSum = 0.0, fusedMicroBatches = 0
             for micro in 0..<config.gradAccumulation {
                 fillBatch(position: (step * config.gradAccumulation + micro) * B, ids: &ids, targets: &targets, blocks: &blocks)
                 let count = targets.reduce(0) { $0 + ($1 == CrossEntropy.ignore ? 0 : 1) }
-                let result = model.forwardBackward(ids: ids, targets: targets, batch: B, seqLen: T,
-                                                   gradScale: 1 / Float(count * config.gradAccumulation))
-                lossSum += result.mean
+                let accumulation = Float(config.gradAccumulation)
+                if let soft = try softTargets(for: blocks.suffix(B)) {
+                    let lambda = Float(config.fusionLambda)
+                    let r = model.forwardBackward(ids: ids, batch: B, seqLen: T) { logits, rows, vocab in
+                        targets.withUnsafeBufferPointer {
+                            MixedCrossEntropy.lossAndGradient(
+                                logits: logits, rows: rows, vocab: vocab, hardTargets: $0.baseAddress!,
+                                hardWeight: lambda / (Float(count) * accumulation),
+                                soft: soft, softWeight: (1 - lambda) / (Float(max(soft.nonEmptyRows, 1)) * accumulation))
+                        }
+                    }
+                    lossSum += config.fusionLambda * r.hard.mean + (1 - config.fusionLambda) * r.soft.mean
+                    clmSum += r.hard.mean
+                    fusionSum += r.soft.mean
+                    fusedMicroBatches += 1
+                } else {
+                    let result = model.forwardBackward(ids: ids, targets: targets, batch: B, seqLen: T,
+                                                       gradScale: 1 / (Float(count) * accumulation))
+                    lossSum += result.mean
+                    clmSum += result.mean
+                }
             }
             let loss = lossSum / Double(config.gradAccumulation)
             guard loss.isFinite, Reduce.allFinite(model.gradients!.pointer, model.gradients!.count) else {
@@ -128,9 +150,14 @@ public final class Trainer {
             let elapsed = Date().timeIntervalSince(started)
             let tokensPerSecond = Double(records.count * config.tokensPerStep) / max(elapsed, 1e-9)
             if record.step % config.logEvery == 0 || record.step == config.totalSteps {
-                try metrics.append(["step": record.step, "loss": loss, "lr": lr, "grad_norm": norm,
-                                    "tokens": record.step * config.tokensPerStep, "tokens_per_s": tokensPerSecond,
-                                    "elapsed_s": elapsed])
+                var entry: [String: Any] = ["step": record.step, "loss": loss, "lr": lr, "grad_norm": norm,
+                                            "tokens": record.step * config.tokensPerStep, "tokens_per_s": tokensPerSecond,
+                                            "elapsed_s": elapsed]
+                if fusedMicroBatches > 0 {
+                    entry["clm_loss"] = clmSum / Double(config.gradAccumulation)
+                    entry["fusion_loss"] = fusionSum / Double(fusedMicroBatches)
+                }
+                try metrics.append(entry)
             }
             if !quiet {
                 progress.update(done: record.step, doneThisRun: record.step - startStep, rateValue: tokensPerSecond,
@@ -149,6 +176,31 @@ public final class Trainer {
             }
         }
         return records
+    }
+
+    /// The micro-batch's soft targets, rows of its blocks one after the other; nil when there is no fusion term.
+    private func softTargets(for blocks: ArraySlice<Int>) throws -> SparseTargets? {
+        guard config.fusionLambda < 1, let provider = softTargets else { return nil }
+        var all = SparseTargets()
+        var any = false
+        for block in blocks {
+            if let t = try provider(block) {
+                guard t.rows == config.blockSize else {
+                    throw TrainingError("soft targets of block \(block) have \(t.rows) rows, the block \(config.blockSize) tokens")
+                }
+                for r in 0..<t.rows {
+                    let (_, probs) = t.row(r)
+                    guard probs.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                        throw TrainingError("soft targets of block \(block) hold a non-finite or negative probability at position \(r)")
+                    }
+                }
+                all.append(t)
+                any = true
+            } else {
+                for _ in 0..<config.blockSize { all.appendEmptyRow() }
+            }
+        }
+        return any ? all : nil
     }
 
     /// Inputs are a block's tokens; targets are the next tokens, with the last position unscored

@@ -1,0 +1,96 @@
+import FuseFormats
+import FuseTensor
+import FuseText
+import Foundation
+import Llama
+import Training
+import XCTest
+
+/// The trainer with a fusion term: λ·CLM + (1 − λ)·CE(student, soft targets).
+final class FusedTrainingTests: XCTestCase {
+    func makeData() -> TokenBlocks { TokenBlocks(tokens: ByteTokenizer().encode(TrainerTests.text), blockSize: 32) }
+
+    func makeConfig(steps: Int) -> TrainConfig {
+        var c = TrainConfig()
+        c.learningRate = 3e-3
+        c.warmupRatio = 0.2
+        c.minLRRatio = 0.1
+        c.batchSize = 2
+        c.gradAccumulation = 2
+        c.blockSize = 32
+        c.totalSteps = steps
+        c.checkpointEvery = 3
+        c.seed = 11
+        return c
+    }
+
+    /// A made-up teacher: at each position, most mass on the true next byte and the rest on its neighbour.
+    func teacher(_ data: TokenBlocks) -> (Int) throws -> SparseTargets? {
+        { block in
+            let tokens = Array(data.block(block))
+            var t = SparseTargets()
+            for i in tokens.indices {
+                let next = i + 1 < tokens.count ? tokens[i + 1] : tokens[i]
+                t.appendRow(ids: [next, (next + 1) % 256], probs: [0.7, 0.3])
+            }
+            return t
+        }
+    }
+
+    func run(lambda: Double, steps: Int, output: URL, resume: Bool = false, stopAfter: Int? = nil,
+             soft: ((TokenBlocks) -> (Int) throws -> SparseTargets?)? = nil) throws -> [StepRecord] {
+        let model = LlamaModel.randomlyInitialized(config: TrainerTests.modelConfig, seed: 5)
+        var config = makeConfig(steps: steps)
+        config.fusionLambda = lambda
+        config.fusion = "test-teacher"
+        let data = makeData()
+        let trainer = try Trainer(model: model, data: data, config: config, output: output)
+        trainer.quiet = true
+        trainer.softTargets = (soft ?? teacher)(data)
+        return try trainer.run(resume: resume, stopAfter: stopAfter)
+    }
+
+    func testFusedTrainingLowersTheLossAndLogsBothTerms() throws {
+        let out = temporaryDirectory("fused")
+        let records = try run(lambda: 0.5, steps: 8, output: out)
+        XCTAssertLessThan(records.last!.loss, records.first!.loss - 0.5, "\(records.map(\.loss))")
+        let lines = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
+        let clm = try XCTUnwrap(last["clm_loss"] as? Double), fusion = try XCTUnwrap(last["fusion_loss"] as? Double)
+        XCTAssertEqual(0.5 * clm + 0.5 * fusion, records.last!.loss, accuracy: 1e-9)
+        // The soft targets put 0.3 on a wrong byte: their CE can never fall below their entropy.
+        let entropy = -(0.7 * log(0.7) + 0.3 * log(0.3))
+        XCTAssertGreaterThan(fusion, entropy)
+    }
+
+    /// λ = 1 ignores the teachers: the same losses as plain causal-LM training.
+    func testLambdaOneIsPlainCLM() throws {
+        let model = LlamaModel.randomlyInitialized(config: TrainerTests.modelConfig, seed: 5)
+        let trainer = try Trainer(model: model, data: makeData(), config: makeConfig(steps: 3), output: temporaryDirectory("plain"))
+        trainer.quiet = true
+        let plain = try trainer.run(resume: false)
+        let fused = try run(lambda: 1, steps: 3, output: temporaryDirectory("lambda1"))
+        XCTAssertEqual(plain.map { $0.loss }, fused.map { $0.loss })
+    }
+
+    func testResumeOfFusedTrainingIsExact() throws {
+        let straight = try run(lambda: 0.7, steps: 7, output: temporaryDirectory("fstraight"))
+        let out = temporaryDirectory("fresumed")
+        _ = try run(lambda: 0.7, steps: 7, output: out, stopAfter: 4)
+        let second = try run(lambda: 0.7, steps: 7, output: out, resume: true)
+        XCTAssertEqual(second.map(\.loss), Array(straight.dropFirst(3)).map(\.loss))
+    }
+
+    func testPoisonedSoftTargetsStopTheRunBeforeAnyCheckpoint() throws {
+        let out = temporaryDirectory("poison")
+        XCTAssertThrowsError(try run(lambda: 0.5, steps: 3, output: out, soft: { _ in { _ in
+            var t = SparseTargets()
+            for _ in 0..<32 { t.appendRow(ids: [1], probs: [.nan]) }
+            return t
+        } })) { XCTAssertTrue("\($0)".contains("non-finite"), "\($0)") }
+        XCTAssertThrowsError(try run(lambda: 0.5, steps: 3, output: temporaryDirectory("short"), soft: { _ in { _ in
+            SparseTargets()
+        } })) { XCTAssertTrue("\($0)".contains("rows"), "\($0)") }
+        XCTAssertTrue(CheckpointStore(directory: out).checkpoints().isEmpty)
+    }
+}
