@@ -50,14 +50,25 @@ def main():
 
     n_bytes = len(text.encode("utf-8"))
     tokens = len(encode(text))  # warm-up
-    start = time.perf_counter()
-    for _ in range(max(1, args.repeats)):
-        encode(text)
-    seconds = time.perf_counter() - start
+
+    # The Python libraries encode a very long string more slowly than the same text in paragraphs, so both are
+    # timed and the faster one is reported: the comparison is against the reference at its best.
+    paragraphs = text.split("\n\n")
+    modes = {"whole text": lambda: encode(text), "paragraphs": lambda: [encode(p) for p in paragraphs]}
+    timings = {}
+    for mode, run in modes.items():
+        run()
+        start = time.perf_counter()
+        for _ in range(max(1, args.repeats)):
+            run()
+        timings[mode] = time.perf_counter() - start
+    mode = min(timings, key=timings.get)
+    seconds = timings[mode]
     print(json.dumps({
         "library": library, "tokenizer": str(path), "text": args.text, "bytes": n_bytes, "tokens": tokens,
-        "repeats": args.repeats, "seconds": round(seconds, 4),
+        "repeats": args.repeats, "seconds": round(seconds, 4), "mode": mode,
         "mb_per_s": round(n_bytes * max(1, args.repeats) / 1e6 / seconds, 3), "threads": 1,
+        "mb_per_s_by_mode": {m: round(n_bytes * max(1, args.repeats) / 1e6 / t, 3) for m, t in timings.items()},
     }))
 
 
