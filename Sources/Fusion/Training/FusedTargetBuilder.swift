@@ -1,0 +1,96 @@
+import FuseTensor
+import Foundation
+
+/// Builds the fusion loss's soft targets of a training block: for every source, the dumped distributions of
+/// the texts the block covers, aligned to the target's tokens and vocabulary, sliced to the block and joined;
+/// the source's block ce is the token-weighted mean of its texts' ce (as the reference's packing computes it);
+/// then the fusion function combines the sources.
+public final class FusedTargetBuilder: @unchecked Sendable {
+    public struct Source {
+        public let name: String
+        public let dump: TeacherDumpReader
+        public let aligner: any TextAligner
+
+        public init(name: String, dump: TeacherDumpReader, aligner: any TextAligner) {
+            self.name = name
+            self.dump = dump
+            self.aligner = aligner
+        }
+    }
+
+    public let layout: any BlockLayout
+    public let sources: [Source]
+    public let fusion: any FusionFunction
+    private var cache: [Key: (AlignedDistributions, ce: Double)] = [:]
+    private var cacheOrder: [Key] = []
+    private let cacheLimit: Int
+    private let lock = NSLock()
+
+    private struct Key: Hashable {
+        let source: Int
+        let text: Int
+    }
+
+    /// `sources[0]` is the target's own dump (the reference's base distribution).
+    public init(layout: any BlockLayout, sources: [Source], fusion: any FusionFunction, cachedTexts: Int = 256) throws {
+        guard !sources.isEmpty else { throw FusionError("fused training needs at least the target's own dump") }
+        self.layout = layout
+        self.sources = sources
+        self.fusion = fusion
+        cacheLimit = max(cachedTexts, 4 * sources.count)
+    }
+
+    /// The fused soft targets of `block` ([blockSize] rows), or nil when the fusion function adds no term.
+    public func targets(block: Int) throws -> SparseTargets? {
+        guard !(fusion is NoFusion) else { return nil }
+        return try fusion.fuse(signals(block: block))
+    }
+
+    /// Every source's aligned distributions and ce on `block`.
+    public func signals(block: Int) throws -> [TeacherSignal] {
+        let spans = try layout.spans(ofBlock: block)
+        guard spans.reduce(0, { $0 + $1.tokens.count }) == layout.blockSize else {
+            throw FusionError("block \(block): its texts cover \(spans.reduce(0) { $0 + $1.tokens.count }) tokens, not \(layout.blockSize)")
+        }
+        return try sources.indices.map { s in
+            var parts: [AlignedDistributions] = []
+            var ceSum = 0.0
+            for span in spans {
+                let (aligned, ce) = try alignedText(source: s, text: span.text)
+                guard span.tokens.upperBound <= aligned.positions else {
+                    throw FusionError("\(sources[s].name): text \(span.text) has \(aligned.positions) aligned positions, "
+                                      + "block \(block) needs tokens \(span.tokens)")
+                }
+                parts.append(aligned.slice(span.tokens))
+                ceSum += ce * Double(span.tokens.count)
+            }
+            return TeacherSignal(name: sources[s].name, distributions: .concatenate(parts),
+                                 ce: ceSum / Double(layout.blockSize))
+        }
+    }
+
+    private func alignedText(source s: Int, text: Int) throws -> (AlignedDistributions, ce: Double) {
+        let key = Key(source: s, text: text)
+        lock.lock()
+        if let hit = cache[key] { lock.unlock(); return hit }
+        lock.unlock()
+        let teacher = try sources[s].dump.block(text)
+        guard teacher.ce.isFinite else {
+            throw FusionError("\(sources[s].name) (\(sources[s].dump.directory.path)): text \(text) has a non-finite ce (\(teacher.ce))")
+        }
+        guard teacher.topLogProbs.allSatisfy({ !$0.isNaN }) else {
+            throw FusionError("\(sources[s].name) (\(sources[s].dump.directory.path)): text \(text) holds NaN log-probabilities")
+        }
+        let aligned = try sources[s].aligner.align(teacher, targetTokens: layout.targetTokens(ofText: text))
+        let value = (aligned, ce: teacher.ce)
+        lock.lock()
+        defer { lock.unlock() }
+        cache[key] = value
+        cacheOrder.append(key)
+        // Blocks are visited in shuffled order, so a small FIFO is as good as an LRU here; it keeps memory bounded.
+        if cacheOrder.count > cacheLimit {
+            cache[cacheOrder.removeFirst()] = nil
+        }
+        return value
+    }
+}

@@ -1,0 +1,92 @@
+import FuseFormats
+import FuseTensor
+@testable import Fusion
+import XCTest
+
+/// Blocks cut across texts get their teachers' rows from the right texts, and a token-weighted ce.
+final class FusedTargetBuilderTests: XCTestCase {
+    /// Texts of 5, 7 and 4 target tokens cut into blocks of 4 (16 tokens → 4 blocks).
+    struct Layout: BlockLayout {
+        let texts: [[Int32]] = [[10, 11, 12, 13, 14], [20, 21, 22, 23, 24, 25, 26], [30, 31, 32, 33]]
+        var blockSize: Int { 4 }
+        var blockCount: Int { texts.reduce(0) { $0 + $1.count } / blockSize }
+        var textCount: Int { texts.count }
+        func targetTokens(ofText text: Int) throws -> [Int32] { texts[text] }
+        func spans(ofBlock block: Int) throws -> [(text: Int, tokens: Range<Int>)] {
+            var out: [(text: Int, tokens: Range<Int>)] = []
+            var start = 0
+            let lo = block * blockSize, hi = lo + blockSize
+            for (i, t) in texts.enumerated() {
+                let a = max(lo, start), b = min(hi, start + t.count)
+                if a < b { out.append((i, (a - start)..<(b - start))) }
+                start += t.count
+            }
+            return out
+        }
+    }
+
+    /// A dump whose row t of text i puts logit 0 on token `base + 100·i + t` and −1 on the next id.
+    func writeDump(_ dir: URL, layout: Layout, base: Int32, ce: [Double]) throws {
+        let m = TeacherManifest(source: "s\(base)", tokenizerFingerprint: "tok", blocksFingerprint: "blocks", k: 2,
+                                valueEncoding: .f32, blockCount: layout.textCount, blocksPerShard: 2)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for s in 0..<m.shardCount {
+            let blocks = m.blockRange(ofShard: s).map { i -> TeacherBlock in
+                let tokens = layout.texts[i]
+                var ids: [Int32] = []
+                for t in tokens.indices {
+                    let id: Int32 = base + Int32(100 * i + t)
+                    ids += [id, id + 1]
+                }
+                return TeacherBlock(blockID: i, tokens: tokens, k: 2, topIDs: ids,
+                                    topLogProbs: tokens.indices.flatMap { _ in [Float(0), -1] },
+                                    ceSum: ce[i] * Double(tokens.count), ceCount: tokens.count)
+            }
+            try TeacherShard.write(blocks, encoding: .f32, to: dir.appendingPathComponent(TeacherManifest.shardFileName(s)))
+        }
+        try TeacherDump.finishPart(m, directory: dir, part: 0, of: 1)
+    }
+
+    func makeBuilder(ce: [Double], fusion: any FusionFunction) throws -> FusedTargetBuilder {
+        let layout = Layout()
+        let a = temporaryDirectory("fta"), b = temporaryDirectory("ftb")
+        try writeDump(a, layout: layout, base: 1000, ce: [2, 2, 2])
+        try writeDump(b, layout: layout, base: 5000, ce: ce)
+        return try FusedTargetBuilder(layout: layout, sources: [
+            .init(name: "target", dump: TeacherDumpReader(directory: a), aligner: IdentityAligner()),
+            .init(name: "other", dump: TeacherDumpReader(directory: b), aligner: IdentityAligner()),
+        ], fusion: fusion)
+    }
+
+    func testBlocksSpanningTextsTakeTheRightRowsAndTokenWeightedCE() throws {
+        let builder = try makeBuilder(ce: [1, 3, 2.5], fusion: MinCEFusion())
+        // Block 1 = text 0 token 4 + text 1 tokens 0..<3.
+        let signals = try builder.signals(block: 1)
+        XCTAssertEqual(signals.map(\.name), ["target", "other"])
+        XCTAssertEqual(signals[1].distributions.ids, [5004, 5005, 5100, 5101, 5101, 5102, 5102, 5103])
+        XCTAssertEqual(signals[1].ce, (1 * 1 + 3 * 3) / 4, accuracy: 1e-12)
+        XCTAssertEqual(signals[0].ce, 2, accuracy: 1e-12)
+        // MinCE per block: block 0 (all text 0, ce 1) → other; block 1 (ce 2.5) → target.
+        XCTAssertEqual(try XCTUnwrap(builder.targets(block: 0)).row(0).ids.first, 5000)
+        XCTAssertEqual(try XCTUnwrap(builder.targets(block: 1)).row(0).ids.first, 1004)
+        let t = try XCTUnwrap(builder.targets(block: 3))
+        XCTAssertEqual(t.rows, 4)
+        let (_, probs) = t.row(2)
+        XCTAssertEqual(probs.reduce(0, +), 1, accuracy: 1e-6)
+        XCTAssertEqual(probs.first!, 1 / (1 + exp(-1)), accuracy: 1e-6)
+    }
+
+    func testNoFusionGivesNoTargetsAndNaNInADumpIsNamed() throws {
+        XCTAssertNil(try makeBuilder(ce: [1, 1, 1], fusion: NoFusion()).targets(block: 0))
+        let poisoned = try makeBuilder(ce: [1, .nan, 1], fusion: AvgCEFusion())
+        XCTAssertNoThrow(try poisoned.targets(block: 0))
+        XCTAssertThrowsError(try poisoned.targets(block: 2)) {
+            XCTAssertTrue("\($0)".contains("other") && "\($0)".contains("text 1") && "\($0)".contains("non-finite"), "\($0)")
+        }
+    }
+
+    func testIdentityAlignerRefusesADumpOfOtherTokens() throws {
+        let block = TeacherBlock(blockID: 0, tokens: [1, 2], k: 1, topIDs: [3, 4], topLogProbs: [0, 0], ceSum: 1, ceCount: 2)
+        XCTAssertThrowsError(try IdentityAligner().align(block, targetTokens: [1, 5]))
+    }
+}
