@@ -20,6 +20,9 @@ public struct CausalAttention {
 
     var scale: Float { 1 / Float(headDim).squareRoot() }
 
+    /// Query rows per forward tile.
+    static let queryTile = 128
+
     /// out = softmax(q kᵀ · scale + causal mask) v, and lse [batch, heads, seq] for the backward.
     public func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                         out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
@@ -36,20 +39,28 @@ public struct CausalAttention {
                     let qp = q + b * T * ldq + h * headDim
                     let kp = k + b * T * ldkv + kvh * headDim
                     let vp = v + b * T * ldkv + kvh * headDim
-                    BLAS.gemm(transA: false, transB: true, m: T, n: T, k: headDim, alpha: scale,
-                              a: qp, lda: ldq, b: kp, ldb: ldkv, c: s, ldc: T, split: false, share: share)
+                    let op = out + b * T * ldq + h * headDim
                     let l = lse + task * T
-                    for i in 0..<T {
-                        let row = s + i * T
-                        let m = VectorMath.max(row, i + 1)
-                        let sum = VectorMath.expShifted(row, row, i + 1, shift: m)
-                        VectorMath.scale(row, i + 1, by: 1 / sum)
-                        if i + 1 < T { (row + i + 1).update(repeating: 0, count: T - i - 1) }
-                        l[i] = m + logf(sum)
+                    // Query rows in tiles: a tile only needs the keys up to its last row (causal), so the masked
+                    // upper triangle is never computed and the scores stay small enough to live in cache.
+                    var i0 = 0
+                    while i0 < T {
+                        let rows = min(Self.queryTile, T - i0), keys = i0 + rows
+                        BLAS.gemm(transA: false, transB: true, m: rows, n: keys, k: headDim, alpha: scale,
+                                  a: qp + i0 * ldq, lda: ldq, b: kp, ldb: ldkv, c: s, ldc: keys, split: false, share: share)
+                        for r in 0..<rows {
+                            let i = i0 + r, row = s + r * keys
+                            let m = VectorMath.max(row, i + 1)
+                            let sum = VectorMath.expShifted(row, row, i + 1, shift: m)
+                            VectorMath.scale(row, i + 1, by: 1 / sum)
+                            if i + 1 < keys { (row + i + 1).update(repeating: 0, count: keys - i - 1) }
+                            l[i] = m + logf(sum)
+                        }
+                        BLAS.gemm(transA: false, transB: false, m: rows, n: headDim, k: keys,
+                                  a: s, lda: keys, b: vp, ldb: ldkv, c: op + i0 * ldq, ldc: ldq,
+                                  split: false, share: share)
+                        i0 += rows
                     }
-                    BLAS.gemm(transA: false, transB: false, m: T, n: headDim, k: T,
-                              a: s, lda: T, b: vp, ldb: ldkv, c: out + b * T * ldq + h * headDim, ldc: ldq,
-                              split: false, share: share)
                 }
             }
         }

@@ -27,8 +27,12 @@ final class KernelTests: XCTestCase {
     }
 
     /// Attention against a direct O(T²) implementation, per head, with GQA sharing.
-    func testCausalAttentionMatchesNaive() {
-        let (B, T, H, KV, D) = (2, 6, 4, 2, 8)
+    func testCausalAttentionMatchesNaive() { checkAttentionAgainstNaive(B: 2, T: 6, H: 4, KV: 2, D: 8) }
+
+    /// Sequences longer than one query tile, and not a multiple of it.
+    func testCausalAttentionAcrossQueryTiles() { checkAttentionAgainstNaive(B: 1, T: 300, H: 2, KV: 1, D: 8) }
+
+    func checkAttentionAgainstNaive(B: Int, T: Int, H: Int, KV: Int, D: Int) {
         let q = random(B * T * H * D, seed: 3), k = random(B * T * KV * D, seed: 4), v = random(B * T * KV * D, seed: 5)
         let att = CausalAttention(heads: H, kvHeads: KV, headDim: D)
         var out = [Float](repeating: 0, count: B * T * H * D), lse = [Float](repeating: 0, count: B * H * T)
