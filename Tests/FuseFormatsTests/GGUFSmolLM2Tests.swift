@@ -62,38 +62,4 @@ final class GGUFSmolLM2Tests: XCTestCase {
         }
     }
 
-    /// Opt-in timing (FUSELLM_GGUF_BENCH=1, meant for `swift test -c release`): opens the file and
-    /// dequantizes every tensor, printing the times; asserts nothing about them.
-    func testDequantizeAllTensorsTiming() throws {
-        guard ProcessInfo.processInfo.environment["FUSELLM_GGUF_BENCH"] == "1" else {
-            throw XCTSkip("timing only with FUSELLM_GGUF_BENCH=1 (ideally in a release build)")
-        }
-        var start = Date()
-        let f = try openModel()
-        let openTime = Date().timeIntervalSince(start)
-        let total = f.tensors.reduce(0) { $0 + $1.elementCount }
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: total)
-        defer { buffer.deallocate() }
-        buffer.initialize(repeating: 0, count: total)   // page the output in before timing
-        var best = Double.infinity
-        var perType: [GGMLType: Double] = [:]
-        for round in 0..<3 {
-            start = Date()
-            var at = 0
-            for info in f.tensors {
-                let t = Date()
-                try f.dequantize(info, into: buffer + at)
-                if round == 2 { perType[info.type, default: 0] += Date().timeIntervalSince(t) }
-                at += info.elementCount
-            }
-            best = min(best, Date().timeIntervalSince(start))
-        }
-        let bytes = f.tensors.reduce(0) { $0 + $1.byteCount }
-        print(String(format: "GGUF open (metadata + %d tensor infos): %.3f s; dequantize %d tensors, %.1f M values from %.1f MB: best of 3 %.3f s (%.0f M values/s)",
-                     f.tensors.count, openTime, f.tensors.count, Double(total) / 1e6, Double(bytes) / 1e6, best, Double(total) / best / 1e6))
-        for (type, seconds) in perType.sorted(by: { $0.value > $1.value }) {
-            let n = f.tensors.filter { $0.type == type }.reduce(0) { $0 + $1.elementCount }
-            print("  \(type.name): " + String(format: "%.1f M values in %.3f s", Double(n) / 1e6, seconds))
-        }
-    }
 }
