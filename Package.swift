@@ -12,12 +12,13 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fusellm", targets: ["fusellm"]),
-        .library(name: "FuseLLM", targets: ["FuseTensor", "FuseFormats", "FuseText", "FuseCorpus", "Llama", "Fusion", "Training"]),
+        .library(name: "FuseLLM", targets: ["FuseTensor", "FuseFormats", "FuseText", "FuseCorpus", "Llama", "Fusion", "Training", "Merging"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
@@ -36,9 +37,13 @@ let package = Package(
         ], swiftSettings: fast),
         .target(name: "Training", dependencies: ["Llama", "FuseTensor", "FuseFormats", "FuseText"],
                 swiftSettings: fast),
+        .target(name: "Merging", dependencies: [
+            "Llama", "FuseFormats", "FuseTensor", .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: fast),
         .executableTarget(name: "fusellm", dependencies: [
-            "Training", "Llama", "Fusion", "FuseCorpus", "FuseFormats", "FuseText", "FuseTensor",
+            "Merging", "Training", "Llama", "Fusion", "FuseCorpus", "FuseFormats", "FuseText", "FuseTensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Yams", package: "Yams"),
         ], swiftSettings: fast),
         .testTarget(name: "FuseTensorTests", dependencies: ["FuseTensor"]),
         .testTarget(name: "FuseFormatsTests", dependencies: ["FuseFormats", "FuseTensor"]),
@@ -46,6 +51,7 @@ let package = Package(
         .testTarget(name: "FuseCorpusTests", dependencies: ["FuseCorpus", "FuseFormats"]),
         .testTarget(name: "FuseTextTests", dependencies: ["FuseText", "FuseFormats", "Llama"]),
         .testTarget(name: "FusionTests", dependencies: ["Fusion", "FuseFormats", "FuseTensor", "FuseText", "FuseCorpus", "Llama"]),
+        .testTarget(name: "MergeTests", dependencies: ["Merging", "FuseFormats", "FuseTensor", "Llama"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "FuseFormats", "FuseText"]),
     ],
     swiftLanguageModes: [.v5]

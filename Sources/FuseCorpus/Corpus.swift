@@ -17,29 +17,38 @@ public struct Corpus: Sendable {
     /// The parquet column or JSON key holding the text.
     public let textField: String
     public let invalidLines: InvalidLinePolicy
+    /// Where a document's domain is read (`Document.domain`): a parquet column, or a JSON-lines key with
+    /// dots descending into objects (`meta.pile_set_name` for the Pile). nil: no domains are read. A file
+    /// without that column or key gives documents without a domain.
+    public let domainField: String?
     /// Longest accepted JSON line or text file (a larger one is an error, not an allocation).
     public let maxDocumentBytes: Int
 
     public static let defaultMaxDocumentBytes = 256 << 20
 
     public init(paths: [String], textField: String = "text", invalidLines: InvalidLinePolicy = .stop,
-                maxDocumentBytes: Int = Corpus.defaultMaxDocumentBytes) throws {
+                maxDocumentBytes: Int = Corpus.defaultMaxDocumentBytes, domainField: String? = nil) throws {
         guard !paths.isEmpty else { throw FormatError(file: "<corpus>", "no corpus paths given") }
         try self.init(files: CorpusPaths.expand(paths), textField: textField, invalidLines: invalidLines,
-                      maxDocumentBytes: maxDocumentBytes)
+                      maxDocumentBytes: maxDocumentBytes, domainField: domainField)
     }
 
     public init(files: [CorpusFile], textField: String = "text", invalidLines: InvalidLinePolicy = .stop,
-                maxDocumentBytes: Int = Corpus.defaultMaxDocumentBytes) throws {
+                maxDocumentBytes: Int = Corpus.defaultMaxDocumentBytes, domainField: String? = nil) throws {
         guard maxDocumentBytes > 0 else { throw FormatError(file: "<corpus>", "maxDocumentBytes must be positive") }
+        if let domainField, domainField.isEmpty || domainField.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
+            throw FormatError(file: "<corpus>", item: "domain field", "'\(domainField)' is not a field name or dotted path")
+        }
         self.files = files
         self.textField = textField
         self.invalidLines = invalidLines
         self.maxDocumentBytes = maxDocumentBytes
+        self.domainField = domainField
     }
 
     var options: ReaderOptions {
-        ReaderOptions(textField: textField, invalidLines: invalidLines, maxDocumentBytes: maxDocumentBytes)
+        ReaderOptions(textField: textField, invalidLines: invalidLines, maxDocumentBytes: maxDocumentBytes,
+                      domainField: domainField)
     }
 
     /// A new pass over all documents, from the first file.

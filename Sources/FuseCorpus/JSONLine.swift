@@ -49,7 +49,17 @@ struct JSONLineParser {
 
     static func field(_ key: [UInt8], in line: UnsafeRawBufferPointer) throws -> JSONFieldValue {
         var parser = JSONLineParser(line)
-        return try parser.parseLine(key: key)
+        var unused: String?
+        return try parser.parseLine(key: key, domainPath: [], domain: &unused)
+    }
+
+    /// The text field and, in the same pass, the string at `domainPath` (keys descending into nested
+    /// objects, e.g. ["meta", "pile_set_name"]); the domain is nil when the path is absent or not a string.
+    static func fields(_ key: [UInt8], domainPath: [[UInt8]], in line: UnsafeRawBufferPointer) throws -> (JSONFieldValue, domain: String?) {
+        var parser = JSONLineParser(line)
+        var domain: String?
+        let text = try parser.parseLine(key: key, domainPath: domainPath, domain: &domain)
+        return (text, domain)
     }
 
     private func fail(_ message: String, at offset: Int? = nil) -> JSONSyntaxError {
@@ -63,7 +73,7 @@ struct JSONLineParser {
         }
     }
 
-    private mutating func parseLine(key: [UInt8]) throws -> JSONFieldValue {
+    private mutating func parseLine(key: [UInt8], domainPath: [[UInt8]], domain: inout String?) throws -> JSONFieldValue {
         skipWhitespace()
         guard i < n, p[i] == UInt8(ascii: "{") else {
             throw fail(i < n ? "expected a JSON object ('{')" : "empty line")
@@ -77,13 +87,23 @@ struct JSONLineParser {
             while true {
                 skipWhitespace()
                 guard i < n, p[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
-                let isKey = try parseString(decode: false, compareTo: key)
+                let isKey: Bool, isDomain: Bool
+                if domainPath.isEmpty {
+                    isKey = try parseString(decode: false, compareTo: key)
+                    isDomain = false
+                } else {
+                    let keyRange = try parseKeyRange()
+                    isKey = keyEquals(keyRange, key)
+                    isDomain = !isKey && keyEquals(keyRange, domainPath[0])
+                }
                 skipWhitespace()
                 guard i < n, p[i] == UInt8(ascii: ":") else { throw fail("expected ':' after key") }
                 i += 1
                 skipWhitespace()
                 if isKey {
                     result = try parseFieldValue()
+                } else if isDomain {
+                    domain = try parseDomain(domainPath.dropFirst(), depth: 1)
                 } else {
                     try skipValue(depth: 1)
                 }
@@ -114,6 +134,58 @@ struct JSONLineParser {
         case UInt8(ascii: "t"), UInt8(ascii: "f"): try skipValue(depth: 1); return .other("boolean")
         default: try skipValue(depth: 1); return .other("number")
         }
+    }
+
+    /// The value at the rest of a domain path: a string at its end, else nil (the value is skipped).
+    private mutating func parseDomain(_ rest: ArraySlice<[UInt8]>, depth: Int) throws -> String? {
+        guard depth <= JSONLineParser.maxDepth else { throw fail("nesting deeper than \(JSONLineParser.maxDepth)") }
+        guard i < n else { throw fail("expected a value") }
+        if rest.isEmpty, p[i] == UInt8(ascii: "\"") {
+            var text = ""
+            _ = try parseString(decode: true, compareTo: nil, into: &text)
+            return text
+        }
+        guard let next = rest.first, p[i] == UInt8(ascii: "{") else {
+            try skipValue(depth: depth)
+            return nil
+        }
+        var found: String?
+        i += 1
+        skipWhitespace()
+        if i < n && p[i] == UInt8(ascii: "}") { i += 1; return nil }
+        while true {
+            skipWhitespace()
+            guard i < n, p[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+            let matches = keyEquals(try parseKeyRange(), next)
+            skipWhitespace()
+            guard i < n, p[i] == UInt8(ascii: ":") else { throw fail("expected ':' after key") }
+            i += 1
+            skipWhitespace()
+            if matches {
+                found = try parseDomain(rest.dropFirst(), depth: depth + 1)  // the last repeat wins, as in Python
+            } else {
+                try skipValue(depth: depth + 1)
+            }
+            skipWhitespace()
+            guard i < n else { throw fail("unterminated object (expected ',' or '}')") }
+            if p[i] == UInt8(ascii: ",") { i += 1; continue }
+            if p[i] == UInt8(ascii: "}") { i += 1; return found }
+            throw fail("expected ',' or '}'")
+        }
+    }
+
+    /// Parses (and checks) the key string at `i`; returns its raw content's byte range.
+    private mutating func parseKeyRange() throws -> Range<Int> {
+        let open = i
+        _ = try parseString(decode: false, compareTo: nil)
+        return (open + 1)..<(i - 1)
+    }
+
+    /// Whether a key's decoded bytes equal `key` (escaped keys, rare, are decoded first).
+    private func keyEquals(_ range: Range<Int>, _ key: [UInt8]) -> Bool {
+        let raw = UnsafeRawBufferPointer(start: p + range.lowerBound, count: range.count)
+        if !raw.contains(UInt8(ascii: "\\")) { return raw.elementsEqual(key) }
+        return (try? unescape(raw, base: range.lowerBound)) == key
     }
 
     private mutating func skipValue(depth: Int) throws {

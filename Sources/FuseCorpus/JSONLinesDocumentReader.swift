@@ -10,6 +10,8 @@ final class JSONLinesDocumentReader: DocumentReader {
     private let key: [UInt8]
     private let field: String
     private let policy: InvalidLinePolicy
+    /// `options.domainField` split at dots; empty: no domain is read.
+    private let domainPath: [[UInt8]]
 
     init(path: String, compressed: Bool, options: ReaderOptions) throws {
         self.path = path
@@ -20,6 +22,7 @@ final class JSONLinesDocumentReader: DocumentReader {
         key = Array(options.textField.utf8)
         field = options.textField
         policy = options.invalidLines
+        domainPath = options.domainField.map { $0.split(separator: ".").map { Array($0.utf8) } } ?? []
     }
 
     /// Largest line buffer held so far.
@@ -27,19 +30,20 @@ final class JSONLinesDocumentReader: DocumentReader {
 
     private enum Outcome {
         case blank
-        case text(String)
+        case text(String, domain: String?)
         case null
         case invalid(String)
     }
 
     func next(report: inout CorpusReport) throws -> Document? {
         while true {
-            let key = self.key, field = self.field
+            let key = self.key, field = self.field, domainPath = self.domainPath
             guard let outcome = try lines.nextLine({ line -> Outcome in
                 if JSONLineParser.isBlank(line) { return .blank }
                 do {
-                    switch try JSONLineParser.field(key, in: line) {
-                    case .string(let s): return .text(s)
+                    let (value, domain) = try JSONLineParser.fields(key, domainPath: domainPath, in: line)
+                    switch value {
+                    case .string(let s): return .text(s, domain: domain)
                     case .null: return .null
                     case .missing: return .invalid("no \"\(field)\" field")
                     case .other(let type): return .invalid("\"\(field)\" is a JSON \(type), not a string")
@@ -52,7 +56,7 @@ final class JSONLinesDocumentReader: DocumentReader {
             switch outcome {
             case .blank: continue
             case .null: report.nullTexts += 1; continue
-            case .text(let s): return Document(text: s, source: path, index: lineNumber)
+            case .text(let s, let domain): return Document(text: s, source: path, index: lineNumber, domain: domain)
             case .invalid(let why):
                 let error = FormatError(file: path, item: "line \(lineNumber)", why)
                 switch policy {

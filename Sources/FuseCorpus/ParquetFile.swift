@@ -67,6 +67,35 @@ final class ParquetFile {
     /// Finds the flat BYTE_ARRAY column `name` among the top-level fields; nested, repeated and
     /// non-byte-array columns are refused with the reason.
     func textColumn(named name: String) throws -> ParquetTextColumn {
+        guard let column = try optionalTextColumn(named: name) else {
+            let names = try topLevelFields().map(\.element.name).joined(separator: ", ")
+            throw FormatError(file: path, item: "column '\(name)'", "no such column (columns: \(names))")
+        }
+        return column
+    }
+
+    /// `textColumn(named:)`, or nil when the file has no top-level column of that name (an optional
+    /// column such as the domain is simply absent from some corpora).
+    func optionalTextColumn(named name: String) throws -> ParquetTextColumn? {
+        guard let found = try topLevelFields().first(where: { $0.element.name == name }) else { return nil }
+        let e = found.element
+        if e.numChildren > 0 {
+            throw FormatError(file: path, item: "column '\(name)'",
+                              "is a nested group (list or struct); only a flat text column can be read")
+        }
+        if e.repetition == ParquetEnum.repeated {
+            throw FormatError(file: path, item: "column '\(name)'",
+                              "is a repeated column; only a flat (required or optional) text column can be read")
+        }
+        guard e.type == ParquetEnum.byteArray else {
+            throw FormatError(file: path, item: "column '\(name)'",
+                              "has physical type \(e.type.map(ParquetEnum.typeName) ?? "none"); a text column is BYTE_ARRAY")
+        }
+        return ParquetTextColumn(name: name, leafIndex: found.firstLeaf, optional: e.repetition == ParquetEnum.optional)
+    }
+
+    /// The schema's top-level fields with the index of each one's first leaf column.
+    private func topLevelFields() throws -> [(element: ParquetSchemaElement, firstLeaf: Int)] {
         let schema = metadata.schema
         guard let root = schema.first else { throw FormatError(file: path, item: "schema", "empty schema") }
         guard root.numChildren >= 0 else { throw FormatError(file: path, item: "schema", "negative child count") }
@@ -95,24 +124,7 @@ final class ParquetFile {
                 }
             }
         }
-        guard let found = topLevel.first(where: { $0.element.name == name }) else {
-            let names = topLevel.map(\.element.name).joined(separator: ", ")
-            throw FormatError(file: path, item: "column '\(name)'", "no such column (columns: \(names))")
-        }
-        let e = found.element
-        if e.numChildren > 0 {
-            throw FormatError(file: path, item: "column '\(name)'",
-                              "is a nested group (list or struct); only a flat text column can be read")
-        }
-        if e.repetition == ParquetEnum.repeated {
-            throw FormatError(file: path, item: "column '\(name)'",
-                              "is a repeated column; only a flat (required or optional) text column can be read")
-        }
-        guard e.type == ParquetEnum.byteArray else {
-            throw FormatError(file: path, item: "column '\(name)'",
-                              "has physical type \(e.type.map(ParquetEnum.typeName) ?? "none"); a text column is BYTE_ARRAY")
-        }
-        return ParquetTextColumn(name: name, leafIndex: found.firstLeaf, optional: e.repetition == ParquetEnum.optional)
+        return topLevel
     }
 
     /// Rows in the file (all row groups).

@@ -5,15 +5,19 @@ import Foundation
 /// tokens with their log-probabilities (log-softmax over the whole vocabulary), highest first.
 public enum TopK {
     /// Fills `ids` and `logProbs` ([rows × k]) from `logits` ([rows × vocab]); rows run on all cores.
+    /// `logZ`, when given ([rows]), receives each row's log-normaliser (a dump's ce reuses it: one exp pass per row).
     public static func extract(logits: UnsafePointer<Float>, rows: Int, vocab: Int, k: Int,
-                               ids: UnsafeMutablePointer<Int32>, logProbs: UnsafeMutablePointer<Float>) {
+                               ids: UnsafeMutablePointer<Int32>, logProbs: UnsafeMutablePointer<Float>,
+                               logZ: UnsafeMutablePointer<Float>? = nil) {
         precondition(k > 0 && k <= vocab)
+        let normalisers = logZ
         Parallel.chunks(rows, minPerChunk: 4) { _, range in
             var heapIDs = [Int32](repeating: 0, count: k), heapValues = [Float](repeating: 0, count: k)
             for r in range {
                 let row = logits + r * vocab
                 let m = VectorMath.max(row, vocab)
                 let logZ = m + Foundation.log(VectorMath.sumExpShifted(row, vocab, shift: m))
+                normalisers?[r] = logZ
                 // Keep the k largest in a small sorted array (descending); most entries fail the first test.
                 var filled = 0
                 for v in 0..<vocab {

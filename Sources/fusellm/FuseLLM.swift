@@ -7,7 +7,16 @@ struct FuseLLM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fusellm",
         abstract: "Knowledge fusion of large language models (FuseLLM), on CPU.",
-        subcommands: [Train.self, Eval.self, Convert.self, Bench.self])
+        subcommands: [Train.self, Eval.self, Convert.self, Prepare.self, Dump.self, Align.self, Merge.self, Bench.self])
+
+    /// Expands `--config FILE.yaml` before parsing (see ConfigFile).
+    static func main() {
+        do {
+            main(try ConfigFile.expand(Array(CommandLine.arguments.dropFirst())))
+        } catch {
+            exit(withError: CleanExit(error))
+        }
+    }
 }
 
 /// Options every compute-heavy command shares.

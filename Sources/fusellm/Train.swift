@@ -3,6 +3,7 @@ import FuseCorpus
 import FuseFormats
 import FuseText
 import Foundation
+import Fusion
 import Llama
 import Training
 
@@ -12,7 +13,27 @@ struct Train: ParsableCommand {
 
     @Option(parsing: .upToNextOption,
             help: "Training corpus: parquet, .jsonl, .jsonl.zst or text files, directories or globs (EOS after each document).")
-    var data: [String]
+    var data: [String] = []
+
+    @Option(help: "A directory made by fusellm prepare: train on its blocks (instead of --data); needed with --teachers.")
+    var prepared: String?
+
+    @Option(parsing: .upToNextOption, help: "Teacher dumps (fusellm dump), the target's own among them; enables fusion.")
+    var teachers: [String] = []
+
+    @Option(help: "Fusion function: mince, avgce, none, or single:NAME (NAME = a teacher directory's name).")
+    var fusion: String = "mince"
+
+    @Option(name: .customLong("lambda"), help: "Weight of the CLM loss: λ·CLM + (1−λ)·fusion loss.")
+    var lambda: Double = 0.9
+
+    @Option(help: "Vocabulary mapping of source tokens to target tokens: mined or em.") var vocabMap: String = "mined"
+
+    @Option(help: "Where a row that cannot take a source's distribution puts its one-hot: next (corrected) or current (as the reference).")
+    var oneHot: String = "next"
+
+    @Option(help: "Directory caching vocabulary maps (default: alignment-cache/ next to --prepared).")
+    var alignCache: String?
 
     @Option(help: "Field holding the text in parquet and JSON lines.") var textField: String = "text"
 
@@ -74,16 +95,52 @@ struct Train: ParsableCommand {
         config.checkpointEvery = checkpointEvery
         config.keepCheckpoints = keepCheckpoints
         config.saveDtype = saveDtype
+        if !teachers.isEmpty {
+            config.fusionLambda = lambda
+            config.fusion = "\(fusion) vocab-map=\(vocabMap) one-hot=\(oneHot) teachers=\(teachers.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ","))"
+        }
         try config.validate()
 
         let (model, textTokenizer, companionFiles) = try loadModelAndTokenizer()
-        let documents = try Corpus(paths: data, textField: textField).documents().collect().map(\.text)
-        let all = try TokenBlocks.fromDocuments(documents, tokenizer: textTokenizer, blockSize: blockSize,
+        let all: TokenBlocks
+        var fusionSetup: FusionSetup?
+        if let prepared {
+            guard data.isEmpty else { throw ValidationError("give --data or --prepared, not both") }
+            let corpus = try PreparedCorpus(directory: URL(fileURLWithPath: prepared))
+            guard blockSize == corpus.blockSize else {
+                throw ValidationError("--block-size \(blockSize) differs from the prepared blocks' \(corpus.blockSize) (\(prepared))")
+            }
+            var tokens: [Int32] = []
+            tokens.reserveCapacity(corpus.blockCount * corpus.blockSize)
+            for b in 0..<corpus.blockCount { tokens += try corpus.block(b).tokens }
+            all = TokenBlocks(tokens: tokens, blockSize: blockSize)
+            if !teachers.isEmpty {
+                guard let target = textTokenizer as? BPETokenizer else {
+                    throw ValidationError("fusion needs the target's tokenizer: give --init-from MODEL or --tokenizer")
+                }
+                guard let method = VocabularyMethod(name: vocabMap) else { throw ValidationError("--vocab-map must be mined or em") }
+                guard let placement = OneHotPlacement(rawValue: oneHot) else { throw ValidationError("--one-hot must be next or current") }
+                let cache = alignCache.map { URL(fileURLWithPath: $0) }
+                    ?? URL(fileURLWithPath: prepared).deletingLastPathComponent().appendingPathComponent("alignment-cache")
+                fusionSetup = try FusionSetup.make(prepared: corpus, target: target, teachers: teachers,
+                                                   fusion: try FusionFunctions.make(fusion), method: method,
+                                                   oneHot: placement, cache: cache)
+            }
+        } else {
+            guard !data.isEmpty else { throw ValidationError("give --data FILES or --prepared DIR") }
+            guard teachers.isEmpty else { throw ValidationError("--teachers needs --prepared (the blocks the dumps were made from)") }
+            let documents = try Corpus(paths: data, textField: textField).documents().collect().map(\.text)
+            all = try TokenBlocks.fromDocuments(documents, tokenizer: textTokenizer, blockSize: blockSize,
                                                 source: data.joined(separator: ", "))
+        }
         let (trainBlocks, heldOut) = all.split(heldOutFraction: evalFraction)
         let out = URL(fileURLWithPath: output)
         let trainer = try Trainer(model: model, data: trainBlocks, config: config, output: out)
         trainer.companionFiles = companionFiles
+        if let fusionSetup {
+            trainer.softTargets = { block in try fusionSetup.builder.targets(block: block) }
+            FileHandle.standardError.write(Data("fusion: \(fusion), λ = \(lambda), teachers \(fusionSetup.teacherNames.joined(separator: ", ")) (\(fusionSetup.teacherNames[0]) is the target's own)\n".utf8))
+        }
         let params = Double(model.layout.totalCount) / 1e6
         FileHandle.standardError.write(Data(String(format: "model: %.2fM parameters, %d layers; data: %d training blocks, %d held out; %d tokens/step\n",
                                                    params, model.config.numLayers, trainBlocks.count, heldOut.count, config.tokensPerStep).utf8))

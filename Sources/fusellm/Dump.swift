@@ -1,0 +1,142 @@
+import ArgumentParser
+import FuseFormats
+import Foundation
+import Fusion
+import Llama
+import Training
+
+struct Dump: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Teacher distributions: run a source model over a prepared corpus and store its top-k per position.",
+        discussion: "`fusellm dump --prepared DIR --model M --output OUT` (the run subcommand is the default); `fusellm dump merge` joins --shard parts.",
+        subcommands: [DumpRun.self, DumpMerge.self], defaultSubcommand: DumpRun.self)
+}
+
+struct DumpRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Dump one source model's top-k log-probabilities and per-text ce (resumable; shardable with --shard i/n).")
+
+    @Option(help: "Directory written by fusellm prepare.") var prepared: String
+    @Option(help: "Source model: HF checkpoint directory or .gguf (the target itself is a source too).") var model: String
+    @Option(help: "Dump directory (manifest.json, shard-*.fzst).") var output: String
+    @Option(help: "Entries kept per position.") var k = 10
+    @Option(help: "Stored log-prob encoding: q16 (2 bytes, error ≤ 2^-11), f16 or f32 (exact).") var encoding = "q16"
+    @Option(help: "This worker's part, i/n: shards s with s % n == i (then fusellm dump merge).") var shard: String?
+    @Option(help: "Texts per shard file (the unit of resumption).") var textsPerShard = 128
+    @Option(help: "Pad sequence lengths to a multiple of this (reuses the model's workspace).") var lengthBucket = 128
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        compute.apply()
+        guard let encoding = ValueEncoding(rawValue: encoding) else { throw ValidationError("--encoding must be q16, f16 or f32") }
+        var options = DumpOptions()
+        options.k = k
+        options.encoding = encoding
+        options.textsPerShard = textsPerShard
+        options.lengthBucket = lengthBucket
+        if let shard {
+            let parts = shard.split(separator: "/").compactMap { Int($0) }
+            guard parts.count == 2, parts[1] > 0, parts[0] >= 0, parts[0] < parts[1] else {
+                throw ValidationError("--shard must be i/n with 0 ≤ i < n, e.g. 0/4")
+            }
+            (options.part, options.parts) = (parts[0], parts[1])
+        }
+        do {
+            let corpus = try PreparedCorpus(directory: URL(fileURLWithPath: prepared))
+            let pretrained = try PretrainedModel.load(path: model)
+            let name = try DumpSourceIdentity.describe(path: model)
+            let out = URL(fileURLWithPath: output)
+            let runner = try DumpRunner(prepared: corpus, model: pretrained, sourceName: name, output: out, options: options)
+            try runner.claimOutput()  // refuse another dump's directory before writing anything into it
+            try Self.keepTokenizer(of: pretrained, modelPath: model, in: out)
+            let suffix = options.parts == 1 ? "" : ".part-\(options.part)-of-\(options.parts)"
+            let metrics = out.appendingPathComponent("metrics\(suffix).jsonl")
+            // Counted in prepared target tokens (texts differ in length); the rate is in the source's own tokens.
+            let partTokens = TeacherDump.shards(of: runner.settings, part: options.part, of: options.parts)
+                .reduce(0) { sum, s in runner.settings.blockRange(ofShard: s).reduce(sum) { $0 + corpus.tokenCount(ofText: $1) } }
+            var line = ProgressLine(total: partTokens, unit: "target tokens")
+            var lastTokens = 0, lastSeconds = 0.0
+            let manifest = try runner.run(progress: { p in
+                line.update(done: p.targetTokens, doneThisRun: p.targetTokensThisRun,
+                             rateValue: Double(p.tokensThisRun) / max(p.secondsThisRun, 1e-9),
+                             rateUnit: "tokens/s", detail: "texts \(p.texts)/\(p.totalTexts)")
+                (lastTokens, lastSeconds) = (p.tokensThisRun, p.secondsThisRun)
+            }, shardDone: { r in
+                Self.append(["shard": r.shard, "texts": r.texts, "tokens": r.tokens, "seconds": r.seconds,
+                             "tokens_per_s": Double(r.tokens) / max(r.seconds, 1e-9), "ce": r.ce, "bytes": r.bytes,
+                             "bytes_per_token": Double(r.bytes) / Double(max(r.tokens, 1))], to: metrics)
+            })
+            let positions = manifest.shards.reduce(0) { $0 + $1.positions }, bytes = manifest.shards.reduce(0) { $0 + $1.bytes }
+            let summary: [String: Any] = [
+                "output": output, "source": manifest.source, "texts": manifest.blockCount, "shards": manifest.shards.count,
+                "part": "\(options.part)/\(options.parts)", "k": manifest.k, "encoding": manifest.valueEncoding.rawValue,
+                "positions": positions, "bytes": bytes, "bytes_per_token": Double(bytes) / Double(max(positions, 1)),
+                "tokens_this_run": lastTokens, "tokens_per_s": Double(lastTokens) / max(lastSeconds, 1e-9),
+                "target": runner.isTarget,
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+        } catch {
+            throw CleanExit(error)
+        }
+    }
+
+    /// The source's tokenizer next to its dump, so aligning the dump later needs nothing but the dump: the
+    /// checkpoint's own tokenizer.json / tokenizer.model copied as is, or (GGUF) the tokenizer.json we write,
+    /// checked to read back as the same tokenizer.
+    static func keepTokenizer(of pretrained: PretrainedModel, modelPath: String, in out: URL) throws {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: modelPath, isDirectory: &isDirectory), isDirectory.boolValue {
+            for name in ["tokenizer.json", "tokenizer.model"] {
+                let from = URL(fileURLWithPath: modelPath).appendingPathComponent(name)
+                guard fm.fileExists(atPath: from.path) else { continue }
+                let data: Data
+                do { data = try Data(contentsOf: from) } catch {
+                    throw FormatError(url: from, "cannot read (\(FormatError.reason(error)))")
+                }
+                try AtomicFile.write(data, to: out.appendingPathComponent(name))
+                return
+            }
+        }
+        let url = out.appendingPathComponent("tokenizer.json")
+        try AtomicFile.write(try pretrained.tokenizer.tokenizerJSON(), to: url)
+        guard try PretrainedModel.loadTokenizer(path: url.path).fingerprint == pretrained.tokenizer.fingerprint else {
+            throw FormatError(url: url, "the written tokenizer does not read back as the model's tokenizer")
+        }
+    }
+
+    /// One JSON line appended to the metrics log (created on first use; a resumed run adds to it).
+    static func append(_ record: [String: Any], to url: URL) {
+        guard var data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) else { return }
+        data.append(0x0A)
+        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        guard let h = try? FileHandle(forWritingTo: url) else { return }
+        defer { try? h.close() }
+        _ = try? h.seekToEnd()
+        try? h.write(contentsOf: data)
+    }
+}
+
+struct DumpMerge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Join the parts of a dump made with --shard i/n (from one or several directories) into one manifest.json.")
+
+    @Argument(help: "Directories holding the parts' shards and manifest.part-i-of-n.json files.") var directories: [String]
+    @Option(help: "Where the joined dump goes (default: the first directory).") var output: String?
+
+    func run() throws {
+        guard let first = directories.first else { throw ValidationError("give the directories holding the parts") }
+        do {
+            let out = URL(fileURLWithPath: output ?? first)
+            let m = try TeacherDump.merge(directories.map { URL(fileURLWithPath: $0) }, into: out)
+            try TeacherDumpReader(directory: out).verify()
+            let summary: [String: Any] = ["output": out.path, "source": m.source, "texts": m.blockCount, "shards": m.shards.count,
+                                          "positions": m.shards.reduce(0) { $0 + $1.positions }, "bytes": m.shards.reduce(0) { $0 + $1.bytes }]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+        } catch {
+            throw CleanExit(error)
+        }
+    }
+}

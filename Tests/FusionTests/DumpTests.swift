@@ -1,0 +1,224 @@
+import FuseCorpus
+import FuseFormats
+import FuseTensor
+import FuseText
+@testable import Fusion
+import Llama
+import XCTest
+
+final class DumpTests: XCTestCase {
+    /// A small random Llama for a tokenizer (a wide init so its distributions are not flat).
+    static func tinyModel(_ tokenizer: BPETokenizer, seed: UInt64) -> PretrainedModel {
+        let config = LlamaConfig(vocabSize: tokenizer.vocabSize, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4,
+                                 numKVHeads: 2, maxPositionEmbeddings: 256, initializerRange: 0.3)
+        return PretrainedModel(model: .randomlyInitialized(config: config, seed: seed), tokenizer: tokenizer,
+                               source: "tiny-\(seed)", addsBOS: false)
+    }
+
+    static let target = tinyModel(PrepareFixture.spm, seed: 1)
+    static let source = tinyModel(PrepareFixture.byteLevel, seed: 2)
+
+    /// English prose and code, and Cyrillic text, cut into texts of at most 64 tokens (about 10), blocks of 40.
+    static let preparedURL: URL = {
+        let docs = PrepareFixture.documents(1).map { String($0.prefix(900)) }
+            + PrepareFixture.documents(1, skipping: 3).map { String($0.prefix(300)) }
+            + PrepareFixture.documents(1, skipping: 66).map { String($0.prefix(300)) }
+        let corpus = PrepareFixture.writeCorpus(docs, label: "dump")
+        let out = temporaryDirectory("dump-prepared")
+        try! PrepareFixture.prepare(corpus, into: out, maxTextTokens: 64, blockSize: 40, textsPerChunk: 16)
+        return out
+    }()
+
+    static func prepared() throws -> PreparedCorpus { try PreparedCorpus(directory: preparedURL) }
+
+    func options(_ encoding: ValueEncoding = .f32, k: Int = 5, perShard: Int = 4, part: Int = 0, of parts: Int = 1) -> DumpOptions {
+        var o = DumpOptions()
+        o.encoding = encoding
+        o.k = k
+        o.textsPerShard = perShard
+        o.part = part
+        o.parts = parts
+        o.lengthBucket = 32
+        return o
+    }
+
+    @discardableResult
+    func dump(_ model: PretrainedModel, into dir: URL, _ o: DumpOptions, prepared: PreparedCorpus? = nil) throws -> DumpRunner {
+        let runner = try DumpRunner(prepared: prepared ?? Self.prepared(), model: model, sourceName: model.source, output: dir, options: o)
+        try runner.run()
+        return runner
+    }
+
+    func testDumpedValuesAreTheTopKOfADirectForwardAndCeIsTheModelLoss() throws {
+        let p = try Self.prepared()
+        let m = Self.source.model, vocab = m.config.vocabSize, k = 5
+        for (encoding, bound) in [(ValueEncoding.f32, Float(2e-5)), (.q16, 2e-5 + 1.0 / 2048)] {
+            let dir = temporaryDirectory("dump-values-\(encoding)")
+            let runner = try dump(Self.source, into: dir, options(encoding))
+            XCTAssertFalse(runner.isTarget)
+            let reader = try TeacherDumpReader(directory: dir)
+            try reader.check(tokenizerFingerprint: PrepareFixture.byteLevel.fingerprint, blocksFingerprint: p.blocksFingerprint,
+                             blockCount: p.textCount)
+            for i in [0, 1, p.textCount / 2, p.textCount - 1] {
+                let b = try reader.block(i)
+                let t = try p.text(i)
+                // The source's own tokens of the text, with its own EOS after a document's last text.
+                XCTAssertEqual(b.tokens, PrepareFixture.byteLevel.encode(t.text) + (t.endsDocument ? [PrepareFixture.byteLevel.eosTokenID!] : []))
+                let n = b.tokens.count
+                let logits = m.forward(ids: b.tokens, batch: 1, seqLen: n)  // unpadded
+                var ids = [Int32](repeating: 0, count: n * k), lp = [Float](repeating: 0, count: n * k)
+                TopK.extract(logits: logits, rows: n, vocab: vocab, k: k, ids: &ids, logProbs: &lp)
+                for r in 0..<n {
+                    for j in 0..<k {
+                        let id = b.topIDs[r * k + j], v = b.topLogProbs[r * k + j]
+                        if let e = (0..<k).first(where: { ids[r * k + $0] == id }) {
+                            XCTAssertEqual(v, lp[r * k + e], accuracy: bound, "\(encoding) text \(i) row \(r)")
+                        } else {  // only a near-tie at the k-th place may differ
+                            XCTAssertEqual(v, lp[r * k + k - 1], accuracy: bound + 1e-5, "\(encoding) text \(i) row \(r) id \(id)")
+                        }
+                    }
+                }
+                let targets = (0..<n).map { $0 + 1 < n ? b.tokens[$0 + 1] : CrossEntropy.ignore }
+                let loss = m.loss(ids: b.tokens, targets: targets, batch: 1, seqLen: n)
+                XCTAssertEqual(b.ceCount, n - 1)
+                XCTAssertEqual(b.ce, loss.mean, accuracy: 1e-5 * loss.mean, "text \(i)")
+            }
+        }
+    }
+
+    func testTheTargetsOwnDumpLinesUpWithThePreparedTokensAndFeedsFusion() throws {
+        let p = try Self.prepared()
+        let a = temporaryDirectory("dump-target"), b = temporaryDirectory("dump-target2")
+        XCTAssertTrue(try dump(Self.target, into: a, options()).isTarget)
+        // A second model with the target's tokenizer (another seed) stands in for an aligned source.
+        try dump(Self.tinyModel(PrepareFixture.spm, seed: 3), into: b, options())
+        let readers = try [a, b].map { try TeacherDumpReader(directory: $0) }
+        for i in 0..<p.textCount { XCTAssertEqual(try readers[0].block(i).tokens, try p.targetTokens(ofText: i)) }
+        let builder = try FusedTargetBuilder(layout: p, sources: [
+            .init(name: "target", dump: readers[0], aligner: IdentityAligner()),
+            .init(name: "other", dump: readers[1], aligner: IdentityAligner()),
+        ], fusion: MinCEFusion())
+        for blockIndex in [0, p.blockCount - 1] {
+            let signals = try builder.signals(block: blockIndex)
+            XCTAssertEqual(signals[0].distributions.positions, p.blockSize)
+            var ceSum = 0.0
+            for s in try p.spans(ofBlock: blockIndex) { ceSum += try readers[1].block(s.text).ce * Double(s.tokens.count) }
+            XCTAssertEqual(signals[1].ce, ceSum / Double(p.blockSize), accuracy: 1e-12)
+            XCTAssertNotNil(try builder.targets(block: blockIndex))
+        }
+    }
+
+    func testShardedPartsMergeIntoTheSingleRunAndAKilledRunResumes() throws {
+        let single = temporaryDirectory("dump-single"), shared = temporaryDirectory("dump-shared")
+        let other = temporaryDirectory("dump-other"), merged = temporaryDirectory("dump-merged")
+        try dump(Self.source, into: single, options(.q16))
+        // Part 0 and 1 of 2 in one shared directory, and part 1 again in a directory of its own.
+        try dump(Self.source, into: shared, options(.q16, part: 0, of: 2))
+        XCTAssertThrowsError(try TeacherDump.merge([shared], into: shared)) { XCTAssertTrue("\($0)".contains("missing"), "\($0)") }
+        try dump(Self.source, into: other, options(.q16, part: 1, of: 2))
+        try dump(Self.source, into: shared, options(.q16, part: 1, of: 2))
+        let reference = try TeacherManifest.read(single.appendingPathComponent("manifest.json"))
+        for joined in [try TeacherDump.merge([shared], into: shared), try TeacherDump.merge([shared, other], into: merged)] {
+            XCTAssertEqual(joined, reference, "the same shards, byte for byte (checksums)")
+        }
+        try TeacherDumpReader(directory: merged).verify()
+
+        // Kill simulated: a shard deleted with the manifest, a temporary file left. Only that shard is redone.
+        let victim = single.appendingPathComponent(TeacherManifest.shardFileName(1))
+        try FileManager.default.removeItem(at: victim)
+        try FileManager.default.removeItem(at: single.appendingPathComponent("manifest.json"))
+        try Data("partial".utf8).write(to: single.appendingPathComponent(".\(victim.lastPathComponent).tmp-99999"))
+        let runner = try DumpRunner(prepared: Self.prepared(), model: Self.source, sourceName: Self.source.source, output: single,
+                                    options: options(.q16))
+        var redone = 0
+        XCTAssertEqual(try runner.run(progress: { redone = $0.textsThisRun }), reference)
+        XCTAssertEqual(redone, reference.blockRange(ofShard: 1).count)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: single.appendingPathComponent(".\(victim.lastPathComponent).tmp-99999").path))
+    }
+
+    func testOutputOfAnotherDumpIsRefusedAndACorruptShardIsNamed() throws {
+        let dir = temporaryDirectory("dump-refuse")
+        try dump(Self.source, into: dir, options(.q16))
+        func refused(_ body: @autoclosure () throws -> Any, _ words: String...) {
+            XCTAssertThrowsError(try body()) { e in
+                for w in words { XCTAssertTrue("\(e)".contains(w), "\(e) should mention \(w)") }
+            }
+        }
+        refused(try dump(Self.target, into: dir, options(.q16)), "dump-settings.json", "another tokenizer")
+        refused(try dump(Self.source, into: dir, options(.q16, k: 4)), "k = 5")
+        refused(try dump(Self.source, into: dir, options(.f16)), "encoding q16")
+        refused(try dump(Self.source, into: dir, options(.q16, perShard: 3)), "texts per shard")
+        // Other prepared texts: the same corpus cut with another text length.
+        let corpus = PrepareFixture.writeCorpus(PrepareFixture.documents(1), label: "dump-other-blocks")
+        let otherPrepared = temporaryDirectory("dump-other-prepared")
+        try PrepareFixture.prepare(corpus, into: otherPrepared, maxTextTokens: 80)
+        refused(try dump(Self.source, into: dir, options(.q16), prepared: PreparedCorpus(directory: otherPrepared)),
+                "other prepared texts")
+        refused(try TeacherDumpReader(directory: dir).check(tokenizerFingerprint: PrepareFixture.byteLevel.fingerprint,
+                                                            blocksFingerprint: PreparedCorpus(directory: otherPrepared).blocksFingerprint,
+                                                            blockCount: PreparedCorpus(directory: otherPrepared).textCount), "other blocks")
+        // The target's vocabulary with another EOS would not reproduce the prepared tokens.
+        let otherEOS = temporaryDirectory("dump-eos")
+        try FileManager.default.copyItem(at: PrepareFixture.tokenizers.appendingPathComponent("spm/tokenizer.json"),
+                                         to: otherEOS.appendingPathComponent("tokenizer.json"))
+        try Data(#"{"eos_token": "<s>"}"#.utf8).write(to: otherEOS.appendingPathComponent("tokenizer_config.json"))
+        let renamed = try BPETokenizer.load(directory: otherEOS)
+        XCTAssertEqual(renamed.fingerprint, PrepareFixture.spm.fingerprint, "EOS is not part of what encodes text")
+        XCTAssertNotEqual(renamed.eosTokenID, PrepareFixture.spm.eosTokenID)
+        let model = PretrainedModel(model: Self.target.model, tokenizer: renamed, source: "other-eos", addsBOS: false)
+        refused(try dump(model, into: temporaryDirectory("dump-eos-out"), options()), "EOS", "prepare it with --target")
+        // Shards without a settings file are not adopted.
+        let stray = temporaryDirectory("dump-stray")
+        try FileManager.default.copyItem(at: dir.appendingPathComponent(TeacherManifest.shardFileName(0)),
+                                         to: stray.appendingPathComponent(TeacherManifest.shardFileName(0)))
+        refused(try dump(Self.source, into: stray, options(.q16)), "no dump-settings.json")
+        // A corrupt shard found on resume is named (its zstd checksum fails when the part is finished).
+        let shard = dir.appendingPathComponent(TeacherManifest.shardFileName(2))
+        var bytes = try Data(contentsOf: shard)
+        bytes[bytes.count / 2] ^= 0x41
+        try bytes.write(to: shard)
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("manifest.json"))
+        refused(try dump(Self.source, into: dir, options(.q16)), shard.lastPathComponent)
+    }
+
+    func testSmolLM2DumpsShortTextsFromTheGGUF() throws {
+        let gguf = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("checkpoints/SmolLM2-135M-Instruct.Q4_1.gguf")
+        guard FileManager.default.fileExists(atPath: gguf.path) else {
+            throw XCTSkip("SKIPPED: \(gguf.path) is absent; run bash scripts/fetch-models.sh to test the dump with SmolLM2")
+        }
+        let smol = try PretrainedModel.load(path: gguf.path)
+        let corpus = PrepareFixture.writeCorpus([
+            "The quick brown fox jumps over the lazy dog.",
+            "def add(a, b):\n    return a + b\n",
+            "In the beginning God created the heaven and the earth.",
+        ], label: "smol")
+        let preparedDir = temporaryDirectory("smol-prepared"), dir = temporaryDirectory("smol-dump")
+        var prep = PrepareOptions()
+        prep.blockSize = 16
+        try PreparedCorpusWriter(corpus: .init(paths: [corpus.path]), target: smol.tokenizer, targetSource: gguf.path,
+                                 also: [], options: prep, output: preparedDir).run()
+        let p = try PreparedCorpus(directory: preparedDir)
+        var o = DumpOptions()
+        o.k = 10
+        o.lengthBucket = 16
+        let runner = try DumpRunner(prepared: p, model: smol, sourceName: try DumpSourceIdentity.describe(path: gguf.path),
+                                    output: dir, options: o)
+        XCTAssertTrue(runner.isTarget)
+        let manifest = try runner.run()
+        XCTAssertTrue(manifest.source.hasPrefix("SmolLM2-135M-Instruct.Q4_1.gguf sha256:"), manifest.source)
+        let reader = try TeacherDumpReader(directory: dir)
+        for i in 0..<p.textCount {
+            let b = try reader.block(i)
+            XCTAssertEqual(b.tokens.last, smol.tokenizer.eosTokenID)
+            XCTAssertEqual(b.k, 10)
+            XCTAssertTrue(b.ce > 0.05 && b.ce < 8, "text \(i): ce \(b.ce) is not that of a trained model")
+            // The model is confident about some continuations: the top entry's probability is often high.
+            XCTAssertGreaterThan(b.topLogProbs.enumerated().filter { $0.offset % 10 == 0 }.map { exp($0.element) }.max()!, 0.5)
+        }
+        // "The quick brown fox jumps over the lazy" → " dog" is the model's top choice.
+        let first = try reader.block(0)
+        let lazy = first.tokens.firstIndex(of: smol.tokenizer.encode(" lazy")[0])!
+        XCTAssertEqual(first.topIDs[lazy * 10], smol.tokenizer.encode(" dog")[0])
+    }
+}

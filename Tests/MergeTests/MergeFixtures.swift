@@ -1,0 +1,34 @@
+import FuseFormats
+import Foundation
+
+/// Tests/Fixtures/merge, written by scripts/make-merge-fixtures.py (numpy reference, cross-checked with mergekit).
+enum MergeFixtures {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent("merge")
+
+    static func cases() throws -> [String: Any] {
+        let data = try Data(contentsOf: root.appendingPathComponent("cases.json"))
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }
+
+    static func inputs() throws -> SafetensorsFile { try SafetensorsFile(url: root.appendingPathComponent("inputs.safetensors")) }
+    static func expected() throws -> SafetensorsFile { try SafetensorsFile(url: root.appendingPathComponent("expected.safetensors")) }
+}
+
+func temporaryDirectory(_ label: String) -> URL {
+    let url = FileManager.default.temporaryDirectory
+        .appendingPathComponent("fusellm-test-\(label)-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// max |a − b| / max |b|.
+func relativeError(_ a: [Float], _ b: [Float]) -> Double {
+    precondition(a.count == b.count)
+    var diff = 0.0, scale = 0.0
+    for i in b.indices {
+        diff = max(diff, Double(abs(a[i] - b[i])))
+        scale = max(scale, Double(abs(b[i])))
+    }
+    return diff / max(scale, 1e-30)
+}
