@@ -49,7 +49,7 @@ struct DumpRun: ParsableCommand {
             let out = URL(fileURLWithPath: output)
             let runner = try DumpRunner(prepared: corpus, model: pretrained, sourceName: name, output: out, options: options)
             try runner.claimOutput()  // refuse another dump's directory before writing anything into it
-            try Self.keepTokenizer(of: pretrained, modelPath: model, in: out)
+            try DumpTokenizerFile.keep(of: pretrained, modelPath: model, in: out)
             let suffix = options.parts == 1 ? "" : ".part-\(options.part)-of-\(options.parts)"
             let metrics = out.appendingPathComponent("metrics\(suffix).jsonl")
             // Counted in prepared target tokens (texts differ in length); the rate is in the source's own tokens.
@@ -78,31 +78,6 @@ struct DumpRun: ParsableCommand {
             print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
         } catch {
             throw CleanExit(error)
-        }
-    }
-
-    /// The source's tokenizer next to its dump, so aligning the dump later needs nothing but the dump: the
-    /// checkpoint's own tokenizer.json / tokenizer.model copied as is, or (GGUF) the tokenizer.json we write,
-    /// checked to read back as the same tokenizer.
-    static func keepTokenizer(of pretrained: PretrainedModel, modelPath: String, in out: URL) throws {
-        let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        if fm.fileExists(atPath: modelPath, isDirectory: &isDirectory), isDirectory.boolValue {
-            for name in ["tokenizer.json", "tokenizer.model"] {
-                let from = URL(fileURLWithPath: modelPath).appendingPathComponent(name)
-                guard fm.fileExists(atPath: from.path) else { continue }
-                let data: Data
-                do { data = try Data(contentsOf: from) } catch {
-                    throw FormatError(url: from, "cannot read (\(FormatError.reason(error)))")
-                }
-                try AtomicFile.write(data, to: out.appendingPathComponent(name))
-                return
-            }
-        }
-        let url = out.appendingPathComponent("tokenizer.json")
-        try AtomicFile.write(try pretrained.tokenizer.tokenizerJSON(), to: url)
-        guard try PretrainedModel.loadTokenizer(path: url.path).fingerprint == pretrained.tokenizer.fingerprint else {
-            throw FormatError(url: url, "the written tokenizer does not read back as the model's tokenizer")
         }
     }
 

@@ -1,27 +1,16 @@
 import FuseFormats
 import FuseText
 import Foundation
-import Fusion
 import Llama
-import Training
 
 /// Everything `fusellm train --prepared … --teachers …` checks before the first step: the prepared blocks were
 /// made with the target's tokenizer, every dump was made from those blocks with its own tokenizer, the target's
 /// own dump is there, no dump holds NaN; then one aligner per source and the soft-target builder.
-struct FusionSetup {
-    let builder: FusedTargetBuilder
-    let teacherNames: [String]
+public struct FusionSetup {
+    public let builder: FusedTargetBuilder
+    public let teacherNames: [String]
 
-    /// The tokenizer a dump was made with: the tokenizer.json (or tokenizer.model) `fusellm dump` keeps next to it.
-    static func dumpTokenizer(_ directory: URL) throws -> BPETokenizer {
-        for name in ["tokenizer.json", "tokenizer.model"] {
-            let url = directory.appendingPathComponent(name)
-            if FileManager.default.fileExists(atPath: url.path) { return try PretrainedModel.loadTokenizer(path: url.path) }
-        }
-        throw FormatError(url: directory, "no tokenizer.json or tokenizer.model next to the dump (written by fusellm dump)")
-    }
-
-    static func make(prepared: PreparedCorpus, target: BPETokenizer, teachers: [String], fusion: any FusionFunction,
+    public static func make(prepared: PreparedCorpus, target: BPETokenizer, teachers: [String], fusion: any FusionFunction,
                      method: VocabularyMethod, oneHot: OneHotPlacement, cache: URL?) throws -> FusionSetup {
         try prepared.checkTarget(target)
         guard prepared.blockCount > 0 else {
@@ -32,8 +21,11 @@ struct FusionSetup {
         var targetIndex: Int?
         for path in teachers {
             let directory = URL(fileURLWithPath: path)
+            guard FileManager.default.fileExists(atPath: directory.path) else {
+                throw FormatError(url: directory, "no such teacher dump (run fusellm dump --output \(path))")
+            }
             let dump = try TeacherDumpReader(directory: directory)
-            let tokenizer = try dumpTokenizer(directory)
+            let tokenizer = try DumpTokenizerFile.load(directory)
             try dump.check(tokenizerFingerprint: tokenizer.fingerprint, blocksFingerprint: prepared.blocksFingerprint,
                            blockCount: prepared.textCount)
             try scanForNonFiniteValues(dump)
@@ -56,7 +48,7 @@ struct FusionSetup {
         }
         if !(fusion is NoFusion) {
             guard let t = targetIndex else {
-                throw TrainingError("none of the --teachers was made with the target's tokenizer: the target's own dump is "
+                throw FusionError("none of the teachers was made with the target's tokenizer: the target's own dump is "
                                     + "needed (the target counts as a source); run fusellm dump --model TARGET")
             }
             sources.insert(sources.remove(at: t), at: 0)
@@ -66,7 +58,7 @@ struct FusionSetup {
     }
 
     /// A NaN or infinite ce or log-probability anywhere in a dump stops the run before it starts.
-    static func scanForNonFiniteValues(_ dump: TeacherDumpReader) throws {
+    public static func scanForNonFiniteValues(_ dump: TeacherDumpReader) throws {
         for i in 0..<dump.manifest.blockCount {
             let b = try dump.block(i)
             guard b.ce.isFinite, b.topLogProbs.allSatisfy({ !$0.isNaN }) else {

@@ -1,0 +1,40 @@
+import FuseFormats
+import FuseText
+import Foundation
+import Llama
+
+/// The source's tokenizer kept next to its dump, so aligning the dump later needs nothing but the dump.
+public enum DumpTokenizerFile {
+    /// The checkpoint's own tokenizer.json / tokenizer.model copied as is, or (GGUF, or a model built in memory)
+    /// the tokenizer.json we write, checked to read back as the same tokenizer.
+    public static func keep(of pretrained: PretrainedModel, modelPath: String?, in out: URL) throws {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        if let modelPath, fm.fileExists(atPath: modelPath, isDirectory: &isDirectory), isDirectory.boolValue {
+            for name in ["tokenizer.json", "tokenizer.model"] {
+                let from = URL(fileURLWithPath: modelPath).appendingPathComponent(name)
+                guard fm.fileExists(atPath: from.path) else { continue }
+                let data: Data
+                do { data = try Data(contentsOf: from) } catch {
+                    throw FormatError(url: from, "cannot read (\(FormatError.reason(error)))")
+                }
+                try AtomicFile.write(data, to: out.appendingPathComponent(name))
+                return
+            }
+        }
+        let url = out.appendingPathComponent("tokenizer.json")
+        try AtomicFile.write(try pretrained.tokenizer.tokenizerJSON(), to: url)
+        guard try PretrainedModel.loadTokenizer(path: url.path).fingerprint == pretrained.tokenizer.fingerprint else {
+            throw FormatError(url: url, "the written tokenizer does not read back as the model's tokenizer")
+        }
+    }
+
+    /// The tokenizer a dump was made with.
+    public static func load(_ directory: URL) throws -> BPETokenizer {
+        for name in ["tokenizer.json", "tokenizer.model"] {
+            let url = directory.appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: url.path) { return try PretrainedModel.loadTokenizer(path: url.path) }
+        }
+        throw FormatError(url: directory, "no tokenizer.json or tokenizer.model next to the dump (fusellm dump writes one)")
+    }
+}

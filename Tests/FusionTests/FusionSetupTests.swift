@@ -1,0 +1,97 @@
+import FuseFormats
+import FuseTensor
+import FuseText
+@testable import Fusion
+import Foundation
+import Llama
+import XCTest
+
+/// What fused training checks before its first step: each bad input is one clear error, before any training.
+final class FusionSetupTests: XCTestCase {
+    /// Dumps of the tiny target and source over DumpTests' prepared corpus, with their tokenizers kept.
+    static let dumps: (target: URL, source: URL) = {
+        var o = DumpOptions()
+        o.k = 4
+        o.encoding = .f32
+        o.lengthBucket = 32
+        let p = try! DumpTests.prepared()
+        func make(_ m: PretrainedModel, _ label: String) -> URL {
+            let dir = temporaryDirectory("setup-\(label)")
+            try! DumpRunner(prepared: p, model: m, sourceName: m.source, output: dir, options: o).run()
+            try! DumpTokenizerFile.keep(of: m, modelPath: nil, in: dir)
+            return dir
+        }
+        return (make(DumpTests.target, "target"), make(DumpTests.source, "source"))
+    }()
+
+    func setup(_ teachers: [URL], prepared: PreparedCorpus? = nil, fusion: any FusionFunction = AvgCEFusion()) throws -> FusionSetup {
+        try FusionSetup.make(prepared: prepared ?? DumpTests.prepared(), target: PrepareFixture.spm, teachers: teachers.map(\.path),
+                             fusion: fusion, method: .minED, oneHot: .nextToken, cache: temporaryDirectory("setup-cache"))
+    }
+
+    func testAGoodSetupPutsTheTargetFirstAndFusesEveryBlock() throws {
+        let s = try setup([Self.dumps.source, Self.dumps.target])
+        XCTAssertEqual(s.teacherNames, [Self.dumps.target.lastPathComponent, Self.dumps.source.lastPathComponent])
+        let p = try DumpTests.prepared()
+        for b in 0..<p.blockCount {
+            let t = try XCTUnwrap(s.builder.targets(block: b))
+            XCTAssertEqual(t.rows, p.blockSize)
+            for r in 0..<t.rows {
+                let (ids, probs) = t.row(r)
+                XCTAssertTrue(ids.allSatisfy { $0 >= 0 && Int($0) < PrepareFixture.spm.vocabSize })
+                if !probs.isEmpty { XCTAssertEqual(probs.reduce(0, +), 1, accuracy: 1e-4, "block \(b) row \(r)") }
+            }
+        }
+    }
+
+    func testTheTargetsOwnDumpIsRequired() throws {
+        XCTAssertThrowsError(try setup([Self.dumps.source])) { XCTAssertTrue("\($0)".contains("target's own dump"), "\($0)") }
+        XCTAssertNoThrow(try setup([Self.dumps.source], fusion: NoFusion()))
+    }
+
+    func testAMissingTeacherIsNamed() throws {
+        let missing = temporaryDirectory("gone").appendingPathComponent("smollm2")
+        XCTAssertThrowsError(try setup([Self.dumps.target, missing])) {
+            XCTAssertTrue("\($0)".contains(missing.path) && "\($0)".contains("no such teacher dump"), "\($0)")
+        }
+    }
+
+    func testDumpsOfOtherBlocksAreRefused() throws {
+        let corpus = PrepareFixture.writeCorpus(PrepareFixture.documents(2, skipping: 10), label: "other-blocks")
+        let other = temporaryDirectory("other-prepared")
+        try PrepareFixture.prepare(corpus, into: other, maxTextTokens: 64, blockSize: 40, textsPerChunk: 16)
+        XCTAssertThrowsError(try setup([Self.dumps.target], prepared: PreparedCorpus(directory: other))) {
+            XCTAssertTrue("\($0)".contains("other blocks"), "\($0)")
+        }
+    }
+
+    func testNaNInADumpStopsBeforeTraining() throws {
+        // A copy of the target's dump whose text 1 has a NaN ce (a valid shard and manifest otherwise).
+        let p = try DumpTests.prepared()
+        let good = try TeacherDumpReader(directory: Self.dumps.target)
+        let dir = temporaryDirectory("nan-dump")
+        var m = good.manifest
+        m.shards = []
+        for s in 0..<m.shardCount {
+            let blocks = try m.blockRange(ofShard: s).map { i -> TeacherBlock in
+                let b = try good.block(i)
+                return i == 1 ? TeacherBlock(blockID: i, tokens: b.tokens, k: b.k, topIDs: b.topIDs, topLogProbs: b.topLogProbs,
+                                             ceSum: .nan, ceCount: b.ceCount) : b
+            }
+            try TeacherShard.write(blocks, encoding: m.valueEncoding, to: dir.appendingPathComponent(TeacherManifest.shardFileName(s)))
+        }
+        try TeacherDump.finishPart(m, directory: dir, part: 0, of: 1)
+        try DumpTokenizerFile.keep(of: DumpTests.target, modelPath: nil, in: dir)
+        XCTAssertEqual(p.textCount, m.blockCount)
+        XCTAssertThrowsError(try setup([dir])) { XCTAssertTrue("\($0)".contains("text 1") && "\($0)".contains("non-finite"), "\($0)") }
+    }
+
+    func testAPreparedCorpusWithoutACompleteBlockIsRefused() throws {
+        let corpus = PrepareFixture.writeCorpus(["A short text."], label: "no-block")
+        let dir = temporaryDirectory("no-block")
+        try PrepareFixture.prepare(corpus, into: dir, maxTextTokens: 64, blockSize: 200, textsPerChunk: 16)
+        XCTAssertThrowsError(try setup([Self.dumps.target], prepared: PreparedCorpus(directory: dir))) {
+            XCTAssertTrue("\($0)".contains("no complete block"), "\($0)")
+        }
+    }
+}
