@@ -1,6 +1,7 @@
 @testable import FuseCorpus
 import FuseFormats
 import XCTest
+import TestSupport
 
 /// Corrupt or unsupported parquet gives one FormatError naming the file and what is wrong.
 final class BadParquetTests: XCTestCase {

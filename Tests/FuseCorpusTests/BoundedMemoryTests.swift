@@ -4,6 +4,7 @@ import Glibc
 @testable import FuseCorpus
 import FuseFormats
 import XCTest
+import TestSupport
 
 /// Reading a corpus far larger than any buffer keeps memory bounded: the readers hold one page
 /// or one line (checked through their own counters) and the process's peak resident size grows

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Tests/Fixtures/corpus/expected.json: the exact texts each fixture file must give.
 struct ExpectedCorpus: Decodable {

@@ -1,6 +1,7 @@
 import FuseCorpus
 import FuseFormats
 import XCTest
+import TestSupport
 
 /// Every fixture file gives exactly the texts (and rows / lines, in order) pyarrow wrote.
 final class FixtureReadTests: XCTestCase {

@@ -1,6 +1,7 @@
 @testable import FuseCorpus
 import FuseFormats
 import XCTest
+import TestSupport
 
 final class JSONLinesTests: XCTestCase {
     var dir: URL!

@@ -1,5 +1,6 @@
 @testable import FuseCorpus
 import XCTest
+import TestSupport
 
 /// The fixtures really exercise what their names say (page versions, dictionary pages, many
 /// pages per chunk, dictionary → PLAIN fallback), so the exact-text tests cover those paths.

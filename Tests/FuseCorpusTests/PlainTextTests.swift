@@ -1,6 +1,7 @@
 import FuseCorpus
 import FuseFormats
 import XCTest
+import TestSupport
 
 final class PlainTextTests: XCTestCase {
     func testOneFileIsOneDocument() throws {

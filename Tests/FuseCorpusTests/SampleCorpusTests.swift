@@ -1,5 +1,6 @@
 import FuseCorpus
 import XCTest
+import TestSupport
 
 /// data/sample/minipile (scripts/make-sample-corpus.py) reads as MiniPile would: its splits by
 /// glob, every row a non-empty text, row counts as its README.md records them.

@@ -1,6 +1,7 @@
 @testable import FuseCorpus
 import FuseFormats
 import XCTest
+import TestSupport
 
 final class ZstdJSONLinesTests: XCTestCase {
     var dir: URL!

@@ -1,6 +1,7 @@
 import FuseFormats
 import Foundation
 import XCTest
+import TestSupport
 
 /// Bad input: variants of the fixture with bytes cut or edited, and small hand-made files. Every case
 /// must give one FormatError naming the file and the field or tensor, never a crash or a hang.

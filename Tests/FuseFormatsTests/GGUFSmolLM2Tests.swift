@@ -1,11 +1,12 @@
 import FuseFormats
 import Foundation
 import XCTest
+import TestSupport
 
 /// The real model file, when scripts/fetch-models.sh has fetched it; expected values in
 /// Tests/Fixtures/gguf/smollm2-q4_1.json come from gguf.GGUFReader + gguf.quants.dequantize.
 final class GGUFSmolLM2Tests: XCTestCase {
-    static let model = Fixtures.packageRoot.appendingPathComponent("checkpoints/SmolLM2-135M-Instruct.Q4_1.gguf")
+    static let model = Fixtures.smolLM2
 
     func openModel() throws -> GGUFFile {
         guard FileManager.default.fileExists(atPath: Self.model.path) else {

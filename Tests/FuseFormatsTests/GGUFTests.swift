@@ -2,6 +2,7 @@ import FuseFormats
 import FuseTensor
 import Foundation
 import XCTest
+import TestSupport
 
 /// Shared by the GGUF test classes.
 enum GGUFTestSupport {

@@ -1,5 +1,6 @@
 import FuseFormats
 import XCTest
+import TestSupport
 
 final class SafetensorsTests: XCTestCase {
     /// Writes a file with a hand-made header, for the bad-input cases.

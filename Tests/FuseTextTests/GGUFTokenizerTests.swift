@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import FuseText
+import TestSupport
 
 /// `BPETokenizer.fromGGUF` against transformers reading GGUF files that scripts/make-tokenizer-fixtures.py
 /// writes from the fixture tokenizers (the same arrays are rebuilt here from those files).

@@ -3,12 +3,12 @@ import FuseText
 import Foundation
 import Llama
 import XCTest
+import TestSupport
 
 /// The SmolLM2 tokenizer exactly as `fusellm` builds it from the GGUF that scripts/fetch-models.sh fetches,
 /// against transformers' ids for the whole fixture corpus (expected-smollm2, scripts/make-tokenizer-fixtures.py).
 final class SmolLM2TokenizerTests: XCTestCase {
-    static let gguf = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("checkpoints/SmolLM2-135M-Instruct.Q4_1.gguf")
+    static let gguf = Fixtures.smolLM2
 
     func testGGUFTokenizerMatchesTransformers() throws {
         guard FileManager.default.fileExists(atPath: Self.gguf.path) else {

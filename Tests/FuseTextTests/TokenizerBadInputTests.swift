@@ -1,6 +1,7 @@
 import FuseText
 import Foundation
 import XCTest
+import TestSupport
 
 /// Unusable tokenizer files give one TokenizerError naming the file and the field, never a crash.
 final class TokenizerBadInputTests: XCTestCase {

@@ -1,6 +1,7 @@
 import FuseText
 import Foundation
 import XCTest
+import TestSupport
 
 /// The documents of Tests/Fixtures/tokenizers/corpus.jsonl and what a Python library gave for them
 /// (expected-<name>.json + .u16, written by scripts/make-tokenizer-fixtures.py).

@@ -1,6 +1,7 @@
 import FuseText
 import Foundation
 import XCTest
+import TestSupport
 
 /// Every document of the corpus, against the Python libraries (scripts/make-tokenizer-fixtures.py).
 final class TokenizerFixtureTests: XCTestCase {

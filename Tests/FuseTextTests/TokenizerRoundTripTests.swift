@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import FuseText
+import TestSupport
 
 /// `tokenizerJSON()` written, read back, and giving the same ids on every corpus document.
 final class TokenizerRoundTripTests: XCTestCase {

@@ -2,6 +2,7 @@ import FuseText
 @testable import Fusion
 import Llama
 import XCTest
+import TestSupport
 
 /// Paths of the alignment fixtures (written by scripts/make-alignment-fixtures.py) and the tokenizers they use.
 enum AlignFixtures {

@@ -3,6 +3,7 @@ import FuseText
 @testable import Fusion
 import Llama
 import XCTest
+import TestSupport
 
 /// The real 49152-token SmolLM2 vocabulary (byte-level) against the sample pipeline's SentencePiece target.
 final class AlignSmolLM2Tests: XCTestCase {

@@ -2,6 +2,7 @@ import FuseFormats
 import FuseText
 @testable import Fusion
 import XCTest
+import TestSupport
 
 /// A hand-made vocabulary: token strings by id, the listed ones special.
 func handVocabulary(_ tokens: [String], special: [String] = [], bos: String? = nil, eos: String? = nil,

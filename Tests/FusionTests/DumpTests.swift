@@ -5,6 +5,7 @@ import FuseText
 @testable import Fusion
 import Llama
 import XCTest
+import TestSupport
 
 final class DumpTests: XCTestCase {
     /// A small random Llama for a tokenizer (a wide init so its distributions are not flat).

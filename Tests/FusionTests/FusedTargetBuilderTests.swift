@@ -2,6 +2,7 @@ import FuseFormats
 import FuseTensor
 @testable import Fusion
 import XCTest
+import TestSupport
 
 /// Blocks cut across texts get their teachers' rows from the right texts, and a token-weighted ce.
 final class FusedTargetBuilderTests: XCTestCase {

@@ -4,6 +4,7 @@ import Fusion
 import Foundation
 import Llama
 import XCTest
+import TestSupport
 
 /// MinCE, AvgCE and the fused loss against scripts/make-fusion-fixtures.py (PyTorch, the reference's dense
 /// formulation): fused distributions, loss and every parameter gradient.

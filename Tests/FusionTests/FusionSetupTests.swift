@@ -5,6 +5,7 @@ import FuseText
 import Foundation
 import Llama
 import XCTest
+import TestSupport
 
 /// What fused training checks before its first step: each bad input is one clear error, before any training.
 final class FusionSetupTests: XCTestCase {

@@ -3,6 +3,7 @@ import FuseFormats
 import FuseText
 @testable import Fusion
 import XCTest
+import TestSupport
 
 /// Small corpora and tokenizers shared by the prepare and dump tests.
 enum PrepareFixture {

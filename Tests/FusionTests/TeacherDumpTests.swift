@@ -1,6 +1,7 @@
 import FuseFormats
 @testable import Fusion
 import XCTest
+import TestSupport
 
 final class TeacherDumpTests: XCTestCase {
     /// A block with a real-looking distribution: log-softmax of random logits, top-k kept.

@@ -2,6 +2,7 @@ import FuseFormats
 import FuseTensor
 import Llama
 import XCTest
+import TestSupport
 
 final class CheckpointIOTests: XCTestCase {
     func assertError(_ body: @autoclosure () throws -> Any, contains fragments: [String],

@@ -2,6 +2,7 @@ import FuseFormats
 import FuseTensor
 import Llama
 import XCTest
+import TestSupport
 
 /// Replays the PyTorch reference: logits, loss and every parameter gradient of HF LlamaForCausalLM.
 final class PyTorchExactnessTests: XCTestCase {

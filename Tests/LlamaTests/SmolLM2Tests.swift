@@ -3,6 +3,7 @@ import FuseTensor
 import Foundation
 import Llama
 import XCTest
+import TestSupport
 
 /// SmolLM2-135M-Instruct (Q4_1 GGUF) against transformers loading the same file
 /// (Tests/Fixtures/smollm2/reference.json, written by scripts/make-smollm2-fixtures.py).

@@ -2,6 +2,7 @@ import FuseFormats
 import Foundation
 import Merging
 import XCTest
+import TestSupport
 
 /// Every method against the independent reference: the fixture's recipes go through the same YAML parser
 /// as `fusellm merge`, with model names ("base", "a", …) standing for paths.

@@ -1,10 +1,10 @@
 import FuseFormats
 import Foundation
+import TestSupport
 
 /// Tests/Fixtures/merge, written by scripts/make-merge-fixtures.py (numpy reference, cross-checked with mergekit).
 enum MergeFixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent("merge")
+    static let root = Fixtures.root.appendingPathComponent("merge")
 
     static func cases() throws -> [String: Any] {
         let data = try Data(contentsOf: root.appendingPathComponent("cases.json"))
@@ -13,13 +13,6 @@ enum MergeFixtures {
 
     static func inputs() throws -> SafetensorsFile { try SafetensorsFile(url: root.appendingPathComponent("inputs.safetensors")) }
     static func expected() throws -> SafetensorsFile { try SafetensorsFile(url: root.appendingPathComponent("expected.safetensors")) }
-}
-
-func temporaryDirectory(_ label: String) -> URL {
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("fusellm-test-\(label)-\(UUID().uuidString)")
-    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
 }
 
 /// max |a − b| / max |b|.

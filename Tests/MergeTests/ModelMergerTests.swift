@@ -4,6 +4,7 @@ import Foundation
 import Llama
 import Merging
 import XCTest
+import TestSupport
 
 /// `fusellm merge` end to end on tiny random Llama checkpoints.
 final class ModelMergerTests: XCTestCase {

@@ -3,6 +3,7 @@ import FuseTensor
 import Llama
 import Training
 import XCTest
+import TestSupport
 
 /// Replays three optimizer steps of torch.optim.AdamW + clip_grad_norm_ + transformers'
 /// cosine-with-min-lr schedule, and compares every parameter afterwards.

@@ -5,6 +5,7 @@ import Foundation
 import Llama
 import Training
 import XCTest
+import TestSupport
 
 /// The trainer with a fusion term: λ·CLM + (1 − λ)·CE(student, soft targets).
 final class FusedTrainingTests: XCTestCase {

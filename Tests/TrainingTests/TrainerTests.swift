@@ -4,6 +4,7 @@ import FuseText
 import Llama
 import Training
 import XCTest
+import TestSupport
 
 final class TrainerTests: XCTestCase {
     static let modelConfig = LlamaConfig(vocabSize: 256, hiddenSize: 32, intermediateSize: 64, numLayers: 2,
