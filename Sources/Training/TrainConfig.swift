@@ -22,6 +22,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var fusionLambda: Double = 1
     /// Which fusion function made the soft targets ("none" without teachers); recorded so a resume cannot switch.
     public var fusion: String = "none"
+    /// A step whose loss or gradient is not finite is skipped (reported, no update) instead of stopping the run.
+    public var skipNonFinite = false
 
     public init() {}
 

@@ -138,7 +138,17 @@ public final class Trainer {
             }
             let loss = lossSum / Double(config.gradAccumulation)
             guard loss.isFinite, Reduce.allFinite(model.gradients!.pointer, model.gradients!.count) else {
-                throw TrainingError("step \(step + 1): loss is \(loss) (non-finite loss or gradient) on blocks \(blocks); stopping without writing a checkpoint")
+                guard config.skipNonFinite else {
+                    throw TrainingError("step \(step + 1): loss is \(loss) (non-finite loss or gradient) on blocks \(blocks); stopping without writing a checkpoint")
+                }
+                // Skipped: no update, the schedule and the data order move on as if the step had happened.
+                optimizer.step += 1
+                FileHandle.standardError.write(Data("\nstep \(step + 1): loss is \(loss) on blocks \(blocks); skipped (no update)\n".utf8))
+                try metrics.append(["step": step + 1, "skipped": true, "loss": loss.isFinite ? loss as Any : NSNull(),
+                                    "reason": "non-finite loss or gradient", "blocks": blocks])
+                records.append(StepRecord(step: step + 1, loss: loss, lr: schedule.rate(at: step), gradNorm: .nan, blocks: blocks))
+                try checkpointIfDue(step + 1, dtype: dtype)
+                continue
             }
             let norm = GradientClipping.clip(model.gradients!, maxNorm: config.maxGradNorm)
             let lr = schedule.rate(at: step)
@@ -163,11 +173,7 @@ public final class Trainer {
                 progress.update(done: record.step, doneThisRun: record.step - startStep, rateValue: tokensPerSecond,
                                 rateUnit: "tok/s", detail: String(format: "loss %.4f | lr %.2e | gnorm %.3f", loss, lr, norm))
             }
-            if record.step % config.checkpointEvery == 0 || record.step == config.totalSteps {
-                _ = try store.save(model: model, optimizer: optimizer, state: state, dtype: dtype,
-                                   companionFiles: companionFiles)
-                store.prune(keep: config.keepCheckpoints)
-            }
+            try checkpointIfDue(record.step, dtype: dtype)
         }
         if optimizer.step == config.totalSteps {
             _ = try store.publish(name: "final") { dir in
@@ -176,6 +182,13 @@ public final class Trainer {
             }
         }
         return records
+    }
+
+    private func checkpointIfDue(_ step: Int, dtype: DType) throws {
+        if step % config.checkpointEvery == 0 || step == config.totalSteps {
+            _ = try store.save(model: model, optimizer: optimizer, state: state, dtype: dtype, companionFiles: companionFiles)
+            store.prune(keep: config.keepCheckpoints)
+        }
     }
 
     /// The micro-batch's soft targets, rows of its blocks one after the other; nil when there is no fusion term.

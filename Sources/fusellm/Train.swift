@@ -67,6 +67,8 @@ struct Train: ParsableCommand {
     @Option(help: "dtype of written weights: f32, f16, bf16.") var saveDtype: String = "f32"
     @Option(help: "Share of blocks held out for evaluation before and after training.") var evalFraction: Double = 0.05
     @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false
+    @Flag(help: "Skip a step whose loss or gradient is NaN or infinite (reported with its blocks) instead of stopping.")
+    var skipNonFinite = false
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
@@ -95,6 +97,7 @@ struct Train: ParsableCommand {
         config.checkpointEvery = checkpointEvery
         config.keepCheckpoints = keepCheckpoints
         config.saveDtype = saveDtype
+        config.skipNonFinite = skipNonFinite
         if !teachers.isEmpty {
             config.fusionLambda = lambda
             config.fusion = "\(fusion) vocab-map=\(vocabMap) one-hot=\(oneHot) teachers=\(teachers.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ","))"

@@ -94,4 +94,33 @@ final class FusedTrainingTests: XCTestCase {
         } })) { XCTAssertTrue("\($0)".contains("rows"), "\($0)") }
         XCTAssertTrue(CheckpointStore(directory: out).checkpoints().isEmpty)
     }
+
+    /// With skipNonFinite, a step whose loss overflows is reported and skipped; the others train normally.
+    func testANonFiniteStepIsSkippedByFlag() throws {
+        let out = temporaryDirectory("skip")
+        let model = LlamaModel.randomlyInitialized(config: TrainerTests.modelConfig, seed: 5)
+        var config = makeConfig(steps: 4)
+        config.fusionLambda = 0.5
+        config.skipNonFinite = true
+        let data = makeData()
+        let trainer = try Trainer(model: model, data: data, config: config, output: out)
+        trainer.quiet = true
+        let poisoned = 3
+        let good = teacher(data)
+        trainer.softTargets = { block in
+            guard block == poisoned else { return try good(block) }
+            var t = SparseTargets()
+            for _ in 0..<32 { t.appendRow(ids: [1], probs: [3e38]) }  // finite, but the loss overflows
+            return t
+        }
+        let records = try trainer.run(resume: false)
+        XCTAssertEqual(records.count, 4)
+        let skipped = records.filter { $0.gradNorm.isNaN }  // loss or gradient overflowed
+        XCTAssertEqual(skipped.count, records.filter { $0.blocks.contains(poisoned) }.count)
+        XCTAssertFalse(skipped.isEmpty, "block \(poisoned) is in some step: \(records.map(\.blocks))")
+        XCTAssertTrue(Reduce.allFinite(model.parameters.pointer, model.parameters.count))
+        let log = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        XCTAssertTrue(log.contains("\"skipped\":true"), log)
+        XCTAssertNotNil(try LlamaModel.load(directory: out.appendingPathComponent("final")))
+    }
 }
