@@ -145,28 +145,15 @@ public final class GGUFFile {
         return v
     }
 
-    public func int(_ key: String) throws -> Int {
-        let v = try value(key)
-        guard let i = v.intValue else { throw wrongType(key, v, expected: "an integer") }
-        return i
-    }
+    public func int(_ key: String) throws -> Int { try typed(key, "an integer", \.intValue) }
+    public func double(_ key: String) throws -> Double { try typed(key, "a number", \.doubleValue) }
+    public func string(_ key: String) throws -> String { try typed(key, "a string", \.stringValue) }
+    public func bool(_ key: String) throws -> Bool { try typed(key, "a bool", \.boolValue) }
 
-    public func double(_ key: String) throws -> Double {
+    private func typed<T>(_ key: String, _ expected: String, _ read: (GGUFValue) -> T?) throws -> T {
         let v = try value(key)
-        guard let d = v.doubleValue else { throw wrongType(key, v, expected: "a number") }
-        return d
-    }
-
-    public func string(_ key: String) throws -> String {
-        let v = try value(key)
-        guard let s = v.stringValue else { throw wrongType(key, v, expected: "a string") }
-        return s
-    }
-
-    public func bool(_ key: String) throws -> Bool {
-        let v = try value(key)
-        guard let b = v.boolValue else { throw wrongType(key, v, expected: "a bool") }
-        return b
+        guard let x = read(v) else { throw wrongType(key, v, expected: expected) }
+        return x
     }
 
     public func array(_ key: String) throws -> [GGUFValue] {

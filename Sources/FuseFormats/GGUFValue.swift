@@ -46,21 +46,23 @@ public indirect enum GGUFValue: Sendable, Equatable {
     }
 
     /// The GGUF type name ("UINT32", "STRING", "ARRAY", …), as the Python `gguf` package spells it.
-    public var typeName: String {
+    public var typeName: String { typeCode.name }
+
+    var typeCode: TypeCode {
         switch self {
-        case .uint8: return "UINT8"
-        case .int8: return "INT8"
-        case .uint16: return "UINT16"
-        case .int16: return "INT16"
-        case .uint32: return "UINT32"
-        case .int32: return "INT32"
-        case .float32: return "FLOAT32"
-        case .bool: return "BOOL"
-        case .string: return "STRING"
-        case .array: return "ARRAY"
-        case .uint64: return "UINT64"
-        case .int64: return "INT64"
-        case .float64: return "FLOAT64"
+        case .uint8: return .uint8
+        case .int8: return .int8
+        case .uint16: return .uint16
+        case .int16: return .int16
+        case .uint32: return .uint32
+        case .int32: return .int32
+        case .float32: return .float32
+        case .bool: return .bool
+        case .string: return .string
+        case .array: return .array
+        case .uint64: return .uint64
+        case .int64: return .int64
+        case .float64: return .float64
         }
     }
 
@@ -79,23 +81,8 @@ public indirect enum GGUFValue: Sendable, Equatable {
             }
         }
 
-        var name: String {
-            switch self {
-            case .uint8: return "UINT8"
-            case .int8: return "INT8"
-            case .uint16: return "UINT16"
-            case .int16: return "INT16"
-            case .uint32: return "UINT32"
-            case .int32: return "INT32"
-            case .float32: return "FLOAT32"
-            case .bool: return "BOOL"
-            case .string: return "STRING"
-            case .array: return "ARRAY"
-            case .uint64: return "UINT64"
-            case .int64: return "INT64"
-            case .float64: return "FLOAT64"
-            }
-        }
+        /// The case name upper-cased: "UINT8", "FLOAT32", "STRING", …
+        var name: String { String(describing: self).uppercased() }
     }
 }
 

@@ -290,15 +290,21 @@ extension TextNormalizer {
     }
 }
 
+/// ByteLevel and Metaspace serialise the same way as pre-tokenizers and as decoders.
+private func byteLevelJSON(addPrefixSpace a: Bool, trimOffsets t: Bool, useRegex r: Bool) -> JSONValue {
+    .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(a)), ("trim_offsets", .bool(t)), ("use_regex", .bool(r))])
+}
+
+private func metaspaceJSON(replacement: Unicode.Scalar, scheme: PrependScheme, split: Bool) -> JSONValue {
+    .object([("type", .string("Metaspace")), ("replacement", .string(String(Character(replacement)))),
+             ("prepend_scheme", .string(scheme.rawValue)), ("split", .bool(split))])
+}
+
 extension PreTokenizerStep {
     var json: JSONValue {
         switch self {
-        case let .byteLevel(a, t, r):
-            return .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(a)), ("trim_offsets", .bool(t)),
-                            ("use_regex", .bool(r))])
-        case let .metaspace(rep, scheme, split):
-            return .object([("type", .string("Metaspace")), ("replacement", .string(String(Character(rep)))),
-                            ("prepend_scheme", .string(scheme.rawValue)), ("split", .bool(split))])
+        case let .byteLevel(a, t, r): return byteLevelJSON(addPrefixSpace: a, trimOffsets: t, useRegex: r)
+        case let .metaspace(rep, scheme, split): return metaspaceJSON(replacement: rep, scheme: scheme, split: split)
         case let .split(pattern, behavior, invert):
             let p: JSONValue
             switch pattern {
@@ -316,12 +322,8 @@ extension PreTokenizerStep {
 extension TokenDecoder {
     var json: JSONValue {
         switch self {
-        case let .byteLevel(a, t, r):
-            return .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(a)), ("trim_offsets", .bool(t)),
-                            ("use_regex", .bool(r))])
-        case let .metaspace(rep, scheme, split):
-            return .object([("type", .string("Metaspace")), ("replacement", .string(String(Character(rep)))),
-                            ("prepend_scheme", .string(scheme.rawValue)), ("split", .bool(split))])
+        case let .byteLevel(a, t, r): return byteLevelJSON(addPrefixSpace: a, trimOffsets: t, useRegex: r)
+        case let .metaspace(rep, scheme, split): return metaspaceJSON(replacement: rep, scheme: scheme, split: split)
         case .byteFallback: return .object([("type", .string("ByteFallback"))])
         case .fuse: return .object([("type", .string("Fuse"))])
         case let .strip(content, start, stop):

@@ -9,22 +9,6 @@ import TestSupport
 
 /// The trainer with a fusion term: λ·CLM + (1 − λ)·CE(student, soft targets).
 final class FusedTrainingTests: XCTestCase {
-    func makeData() -> TokenBlocks { TokenBlocks(tokens: ByteTokenizer().encode(TrainerTests.text), blockSize: 32) }
-
-    func makeConfig(steps: Int) -> TrainConfig {
-        var c = TrainConfig()
-        c.learningRate = 3e-3
-        c.warmupRatio = 0.2
-        c.minLRRatio = 0.1
-        c.batchSize = 2
-        c.gradAccumulation = 2
-        c.blockSize = 32
-        c.totalSteps = steps
-        c.checkpointEvery = 3
-        c.seed = 11
-        return c
-    }
-
     /// A made-up teacher: at each position, most mass on the true next byte and the rest on its neighbour.
     func teacher(_ data: TokenBlocks) -> (Int) throws -> SparseTargets? {
         { block in
@@ -41,10 +25,10 @@ final class FusedTrainingTests: XCTestCase {
     func run(lambda: Double, steps: Int, output: URL, resume: Bool = false, stopAfter: Int? = nil,
              soft: ((TokenBlocks) -> (Int) throws -> SparseTargets?)? = nil) throws -> [StepRecord] {
         let model = LlamaModel.randomlyInitialized(config: TrainerTests.modelConfig, seed: 5)
-        var config = makeConfig(steps: steps)
+        var config = TrainerTests.makeConfig(steps: steps)
         config.fusionLambda = lambda
         config.fusion = "test-teacher"
-        let data = makeData()
+        let data = TrainerTests.makeData()
         let trainer = try Trainer(model: model, data: data, config: config, output: output)
         trainer.quiet = true
         trainer.softTargets = (soft ?? teacher)(data)
@@ -67,7 +51,7 @@ final class FusedTrainingTests: XCTestCase {
     /// λ = 1 ignores the teachers: the same losses as plain causal-LM training.
     func testLambdaOneIsPlainCLM() throws {
         let model = LlamaModel.randomlyInitialized(config: TrainerTests.modelConfig, seed: 5)
-        let trainer = try Trainer(model: model, data: makeData(), config: makeConfig(steps: 3), output: temporaryDirectory("plain"))
+        let trainer = try Trainer(model: model, data: TrainerTests.makeData(), config: TrainerTests.makeConfig(steps: 3), output: temporaryDirectory("plain"))
         trainer.quiet = true
         let plain = try trainer.run(resume: false)
         let fused = try run(lambda: 1, steps: 3, output: temporaryDirectory("lambda1"))
@@ -99,10 +83,10 @@ final class FusedTrainingTests: XCTestCase {
     func testANonFiniteStepIsSkippedByFlag() throws {
         let out = temporaryDirectory("skip")
         let model = LlamaModel.randomlyInitialized(config: TrainerTests.modelConfig, seed: 5)
-        var config = makeConfig(steps: 4)
+        var config = TrainerTests.makeConfig(steps: 4)
         config.fusionLambda = 0.5
         config.skipNonFinite = true
-        let data = makeData()
+        let data = TrainerTests.makeData()
         let trainer = try Trainer(model: model, data: data, config: config, output: out)
         trainer.quiet = true
         let poisoned = 3

@@ -12,9 +12,9 @@ final class TrainerTests: XCTestCase {
 
     static let text = String(repeating: "Knowledge fusion of large language models: the student learns from several teachers. ", count: 12)
 
-    func makeData() -> TokenBlocks { TokenBlocks(tokens: ByteTokenizer().encode(Self.text), blockSize: 32) }
+    static func makeData() -> TokenBlocks { TokenBlocks(tokens: ByteTokenizer().encode(Self.text), blockSize: 32) }
 
-    func makeConfig(steps: Int) -> TrainConfig {
+    static func makeConfig(steps: Int) -> TrainConfig {
         var c = TrainConfig()
         c.learningRate = 3e-3
         c.warmupRatio = 0.2
@@ -31,7 +31,7 @@ final class TrainerTests: XCTestCase {
 
     func train(steps: Int, output: URL, resume: Bool = false, stopAfter: Int? = nil) throws -> [StepRecord] {
         let model = LlamaModel.randomlyInitialized(config: Self.modelConfig, seed: 5)
-        let trainer = try Trainer(model: model, data: makeData(), config: makeConfig(steps: steps), output: output)
+        let trainer = try Trainer(model: model, data: Self.makeData(), config: Self.makeConfig(steps: steps), output: output)
         trainer.quiet = true
         return try trainer.run(resume: resume, stopAfter: stopAfter)
     }
@@ -75,14 +75,14 @@ final class TrainerTests: XCTestCase {
         let out = temporaryDirectory("refuse")
         _ = try train(steps: 3, output: out)
         let model = LlamaModel.randomlyInitialized(config: Self.modelConfig, seed: 5)
-        var changed = makeConfig(steps: 3)
+        var changed = Self.makeConfig(steps: 3)
         changed.learningRate = 1
-        let t1 = try Trainer(model: model, data: makeData(), config: changed, output: out)
+        let t1 = try Trainer(model: model, data: Self.makeData(), config: changed, output: out)
         XCTAssertThrowsError(try t1.run(resume: true)) { XCTAssertTrue("\($0)".contains("different training settings"), "\($0)") }
         let otherData = TokenBlocks(tokens: ByteTokenizer().encode(String(Self.text.reversed())), blockSize: 32)
-        let t2 = try Trainer(model: model, data: otherData, config: makeConfig(steps: 3), output: out)
+        let t2 = try Trainer(model: model, data: otherData, config: Self.makeConfig(steps: 3), output: out)
         XCTAssertThrowsError(try t2.run(resume: true)) { XCTAssertTrue("\($0)".contains("different training data"), "\($0)") }
-        let t3 = try Trainer(model: model, data: makeData(), config: makeConfig(steps: 3), output: out)
+        let t3 = try Trainer(model: model, data: Self.makeData(), config: Self.makeConfig(steps: 3), output: out)
         XCTAssertThrowsError(try t3.run(resume: false)) { XCTAssertTrue("\($0)".contains("--resume"), "\($0)") }
     }
 
@@ -90,7 +90,7 @@ final class TrainerTests: XCTestCase {
         let out = temporaryDirectory("nan")
         let model = LlamaModel.randomlyInitialized(config: Self.modelConfig, seed: 5)
         model.pointer("model.norm.weight")![0] = .infinity
-        let trainer = try Trainer(model: model, data: makeData(), config: makeConfig(steps: 3), output: out)
+        let trainer = try Trainer(model: model, data: Self.makeData(), config: Self.makeConfig(steps: 3), output: out)
         trainer.quiet = true
         XCTAssertThrowsError(try trainer.run(resume: false)) { error in
             XCTAssertTrue("\(error)".contains("step 1"), "\(error)")
@@ -103,7 +103,7 @@ final class TrainerTests: XCTestCase {
         let file = temporaryDirectory("ro").appendingPathComponent("not-a-dir")
         try Data("x".utf8).write(to: file)
         let model = LlamaModel.randomlyInitialized(config: Self.modelConfig, seed: 5)
-        let trainer = try Trainer(model: model, data: makeData(), config: makeConfig(steps: 2),
+        let trainer = try Trainer(model: model, data: Self.makeData(), config: Self.makeConfig(steps: 2),
                                   output: file.appendingPathComponent("run"))
         XCTAssertThrowsError(try trainer.run(resume: false)) { XCTAssertTrue("\($0)".contains("not-a-dir"), "\($0)") }
     }
