@@ -12,7 +12,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fusellm", targets: ["fusellm"]),
-        .library(name: "FuseLLM", targets: ["FuseTensor", "FuseFormats", "FuseText", "FuseCorpus", "Llama", "Fusion", "Training", "Merging"]),
+        .library(name: "FuseLLM", targets: ["FuseTensor", "FuseFormats", "FuseText", "FuseCorpus", "Llama", "Fusion", "Training", "Merging", "Ablation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,8 +40,9 @@ let package = Package(
         .target(name: "Merging", dependencies: [
             "Llama", "FuseFormats", "FuseTensor", .product(name: "Yams", package: "Yams"),
         ], swiftSettings: fast),
+        .target(name: "Ablation", dependencies: ["FuseFormats", .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "fusellm", dependencies: [
-            "Merging", "Training", "Llama", "Fusion", "FuseCorpus", "FuseFormats", "FuseText", "FuseTensor",
+            "Ablation", "Merging", "Training", "Llama", "Fusion", "FuseCorpus", "FuseFormats", "FuseText", "FuseTensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: fast),
@@ -54,6 +55,7 @@ let package = Package(
         .testTarget(name: "FuseTextTests", dependencies: ["TestSupport", "FuseText", "FuseFormats", "Llama"]),
         .testTarget(name: "FusionTests", dependencies: ["TestSupport", "Fusion", "FuseFormats", "FuseTensor", "FuseText", "FuseCorpus", "Llama"]),
         .testTarget(name: "MergeTests", dependencies: ["TestSupport", "Merging", "FuseFormats", "FuseTensor", "Llama"]),
+        .testTarget(name: "AblationTests", dependencies: ["TestSupport", "Ablation", "FuseFormats"]),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Llama", "FuseFormats", "FuseText"]),
     ],
     swiftLanguageModes: [.v5]

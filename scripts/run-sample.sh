@@ -25,20 +25,10 @@ smol=checkpoints/SmolLM2-135M-Instruct.Q4_1.gguf
 train=(data/sample/minipile/train-00000-of-00002.parquet data/sample/minipile/train-00001-of-00002.parquet)
 valid=data/sample/minipile/validation-00000-of-00001.parquet
 mkdir -p "$out"
-say() { printf '\n== %s\n' "$*" >&2; }
-resume_flag() { [ -d "$1" ] && ls "$1" | grep -q '^checkpoint-' && echo --resume || true; }
+source scripts/lib/pipeline.sh
 
 # 1. Small models trained here from scratch (skipped once final/ exists).
-pretrain() {  # name config tokenizer steps
-  local dir=$out/$1
-  [ -f "$dir/final/model.safetensors" ] && return
-  say "pretrain $1 ($4 steps)"
-  $bin train --data "${train[@]}" --model-config "$2" --tokenizer "$3" --output "$dir" \
-    --steps "$4" --batch-size 4 --block-size 256 --lr 2e-3 --warmup-ratio 0.05 --min-lr-ratio 0.1 \
-    --checkpoint-every 50 --eval-fraction 0.02 $(resume_flag "$dir") >/dev/null
-}
-pretrain target-base data/configs/target-tiny.json data/tokenizers/target-spm/tokenizer.model "${PRETRAIN_STEPS:-160}"
-pretrain source-bpe data/configs/source-tiny-bpe.json data/tokenizers/source-bpe/tokenizer.json "${PRETRAIN_STEPS:-120}"
+pretrain_sample_models
 target=$out/target-base/final
 
 # 2. Prepare: the target's tokenizer cuts blocks; long documents are cut by whichever tokenizer counts most.
@@ -47,10 +37,9 @@ $bin prepare --data "${train[@]}" --target "$target" --also-tokenizer "$smol" --
   --block-size 256 --max-text-tokens 1000 --limit-documents "$docs" --output "$out/prepared" >&2
 
 # 3. Dumps (resumable; shards already written are kept).
-for src in "target=$target" "source-bpe=$out/source-bpe/final" "smollm2=$smol"; do
-  say "dump ${src%%=*}"
-  $bin dump --prepared "$out/prepared" --model "${src#*=}" --output "$out/dumps/${src%%=*}" >&2
-done
+dump target "$target"
+dump source-bpe "$out/source-bpe/final"
+dump smollm2 "$smol"
 
 # 4. Vocabulary maps (also built on demand by train; shown here for the record).
 for src in "$out/source-bpe/final" "$smol"; do

@@ -10,6 +10,10 @@ public enum CrossEntropy {
         /// Number of rows with a target.
         public var count: Int
         public var mean: Double { count > 0 ? lossSum / Double(count) : 0 }
+        public init(lossSum: Double, count: Int) {
+            self.lossSum = lossSum
+            self.count = count
+        }
     }
 
     @inline(__always)
@@ -34,6 +38,20 @@ public enum CrossEntropy {
             }
         }
         return Result(lossSum: partial.reduce(0, +), count: counts.reduce(0, +))
+    }
+
+    /// log p(target) of every row (0 for rows whose target is `ignore`): what an output ensemble averages.
+    public static func targetLogProbs(logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>, rows: Int, vocab: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: rows)
+        out.withUnsafeMutableBufferPointer { lp in
+            Parallel.chunks(rows, minPerChunk: 4) { _, range in
+                for r in range where targets[r] != ignore {
+                    let row = logits + r * vocab
+                    lp[r] = Double(row[Int(targets[r])] - logSumExp(row, vocab))
+                }
+            }
+        }
+        return out
     }
 
     /// Loss, and the gradient written over the logits: dlogits = (softmax − onehot) · gradScale

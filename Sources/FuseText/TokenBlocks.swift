@@ -17,9 +17,10 @@ public struct TokenBlocks: Sendable {
         tokens[(i * blockSize)..<((i + 1) * blockSize)]
     }
 
-    /// Splits off the last `fraction` of blocks (at least one when there are two or more) for held-out evaluation.
+    /// Splits off the last `fraction` of blocks (at least one when there are two or more, none when it is 0) for
+    /// held-out evaluation.
     public func split(heldOutFraction fraction: Double) -> (train: TokenBlocks, heldOut: TokenBlocks) {
-        let held = count >= 2 ? max(1, Int(Double(count) * fraction)) : 0
+        let held = count >= 2 && fraction > 0 ? max(1, Int(Double(count) * fraction)) : 0
         let cut = (count - held) * blockSize
         return (TokenBlocks(tokens: Array(tokens[0..<cut]), blockSize: blockSize),
                 TokenBlocks(tokens: Array(tokens[cut..<(count * blockSize)]), blockSize: blockSize))

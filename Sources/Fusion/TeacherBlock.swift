@@ -26,6 +26,20 @@ public struct TeacherBlock: Equatable, Sendable {
         self.ceSum = ceSum
         self.ceCount = ceCount
     }
+
+    /// The same block keeping only each position's `n` most likely tokens (the k ablation: fuse with fewer than
+    /// the dump holds, without dumping again). Rows are sorted highest first, so this is a prefix of each row.
+    public func keepingTop(_ n: Int) -> TeacherBlock {
+        guard n < k else { return self }
+        var ids: [Int32] = [], values: [Float] = []
+        ids.reserveCapacity(tokens.count * n)
+        values.reserveCapacity(tokens.count * n)
+        for p in 0..<tokens.count {
+            ids += topIDs[(p * k)..<(p * k + n)]
+            values += topLogProbs[(p * k)..<(p * k + n)]
+        }
+        return TeacherBlock(blockID: blockID, tokens: tokens, k: n, topIDs: ids, topLogProbs: values, ceSum: ceSum, ceCount: ceCount)
+    }
 }
 
 /// The uncompressed record of one block inside a shard frame. Columnar, so zstd finds the redundancy:

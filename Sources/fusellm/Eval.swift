@@ -20,6 +20,8 @@ struct Eval: ParsableCommand {
     @Flag(help: "Also report each domain separately.") var byDomain = false
     @Option(help: "Tokens per block (a shorter last block is scored too).") var blockSize: Int = 512
     @Option(help: "Write the results as JSON to this file as well.") var jsonOutput: String?
+    @Flag(help: "Score the models as one output ensemble (the mean of their next-token distributions); they must share a tokenizer.")
+    var ensemble = false
     @OptionGroup var compute: ComputeOptions
 
     struct Score {
@@ -45,18 +47,18 @@ struct Eval: ParsableCommand {
             }
             var results: [[String: Any]] = []
             var table: [(model: String, scores: [String: Score], all: Score)] = []
-            for path in model {
-                let pretrained = try PretrainedModel.load(path: path)
+            for scorer in try scorers() {
                 var scores: [String: Score] = [:], all = Score()
                 for g in groups {
-                    let s = try score(pretrained, documents: g.docs, label: "\(URL(fileURLWithPath: path).lastPathComponent) \(g.name)")
+                    let s = try score(scorer, documents: g.docs, label: "\(scorer.label) \(g.name)")
                     scores[g.name] = s
                     all.add(s)
                 }
-                table.append((path, scores, all))
-                var entry: [String: Any] = ["model": pretrained.source, "perplexity": all.perplexity,
+                table.append((scorer.label, scores, all))
+                var entry: [String: Any] = ["model": scorer.source, "perplexity": all.perplexity,
                                             "bits_per_byte": all.bitsPerByte, "tokens": all.tokens, "bytes": all.bytes,
                                             "loss": all.lossSum / Double(max(all.tokens, 1))]
+                if ensemble { entry["ensemble"] = model }
                 if byDomain {
                     entry["domains"] = scores.mapValues { ["perplexity": $0.perplexity, "bits_per_byte": $0.bitsPerByte,
                                                            "tokens": $0.tokens, "bytes": $0.bytes] as [String: Any] }
@@ -66,7 +68,7 @@ struct Eval: ParsableCommand {
             let json = try JSONSerialization.data(withJSONObject: ["data": data, "block_size": blockSize, "models": results],
                                                   options: [.sortedKeys, .withoutEscapingSlashes])
             if let jsonOutput { try json.write(to: URL(fileURLWithPath: jsonOutput), options: .atomic) }
-            if byDomain || model.count > 1 { printTable(table, groups: groups.map(\.name)) }
+            if byDomain || table.count > 1 { printTable(table, groups: groups.map(\.name)) }
             print(String(decoding: json, as: UTF8.self))
         } catch let e as ValidationError {
             throw e
@@ -75,17 +77,51 @@ struct Eval: ParsableCommand {
         }
     }
 
+    /// What scores a block: one model, or an output ensemble of models sharing a tokenizer.
+    struct Scorer {
+        let label: String, source: String
+        let tokenizer: BPETokenizer
+        let vocabSize: Int, maxPositions: Int
+        /// Σ −log p(next token) and the count over one block of ids (targets: ids shifted, last ignored).
+        let blockLoss: (_ ids: [Int32], _ targets: [Int32]) -> CrossEntropy.Result
+    }
+
+    func scorers() throws -> [Scorer] {
+        let loaded = try model.map { try PretrainedModel.load(path: $0) }
+        if !ensemble {
+            return zip(model, loaded).map { path, m in
+                Scorer(label: path, source: m.source, tokenizer: m.tokenizer, vocabSize: m.model.config.vocabSize,
+                       maxPositions: m.model.config.maxPositionEmbeddings) { ids, targets in
+                    m.model.loss(ids: ids, targets: targets, batch: 1, seqLen: ids.count)
+                }
+            }
+        }
+        guard loaded.count >= 2 else { throw ValidationError("--ensemble needs at least two --model") }
+        let first = loaded[0]
+        for (path, m) in zip(model, loaded).dropFirst() {
+            guard m.tokenizer.fingerprint == first.tokenizer.fingerprint, m.model.config.vocabSize == first.model.config.vocabSize else {
+                throw ValidationError("\(path): its tokenizer or vocabulary size differs from \(model[0])'s; an output ensemble "
+                                      + "averages distributions over one vocabulary, so its models must share a tokenizer")
+            }
+        }
+        let label = "ensemble(\(model.map { URL(fileURLWithPath: $0).standardizedFileURL.pathComponents.suffix(2).joined(separator: "/") }.joined(separator: ", ")))"
+        let models = loaded.map(\.model)
+        return [Scorer(label: label, source: label, tokenizer: first.tokenizer, vocabSize: first.model.config.vocabSize,
+                       maxPositions: loaded.map(\.model.config.maxPositionEmbeddings).min()!) { ids, targets in
+            OutputEnsemble.loss(models: models, ids: ids, targets: targets)
+        }]
+    }
+
     /// Next-token loss over the documents (EOS after each), in blocks of `blockSize` plus a shorter last one.
-    func score(_ pretrained: PretrainedModel, documents: [String], label: String) throws -> Score {
-        let tokenizer = pretrained.tokenizer, net = pretrained.model
+    func score(_ scorer: Scorer, documents: [String], label: String) throws -> Score {
         var tokens: [Int32] = []
         var result = Score()
         for doc in documents {
-            tokens += tokenizer.encode(doc)
-            if let eos = tokenizer.eosTokenID { tokens.append(eos) }
+            tokens += scorer.tokenizer.encode(doc)
+            if let eos = scorer.tokenizer.eosTokenID { tokens.append(eos) }
             result.bytes += doc.utf8.count
         }
-        let T = min(blockSize, net.config.maxPositionEmbeddings)
+        let T = min(blockSize, scorer.maxPositions)
         var progress = ProgressLine(total: (tokens.count + T - 1) / T, unit: "blocks")
         let began = Date()
         var start = 0, done = 0
@@ -93,10 +129,10 @@ struct Eval: ParsableCommand {
             let n = min(T, tokens.count - start)
             let ids = Array(tokens[start..<(start + n)])
             let targets = Array(ids.dropFirst()) + [CrossEntropy.ignore]
-            if let bad = ids.first(where: { Int($0) >= net.config.vocabSize }) {
-                throw ValidationError("\(pretrained.source): token id \(bad) is outside the model's vocabulary")
+            if let bad = ids.first(where: { Int($0) >= scorer.vocabSize }) {
+                throw ValidationError("\(scorer.source): token id \(bad) is outside the model's vocabulary")
             }
-            let r = net.loss(ids: ids, targets: targets, batch: 1, seqLen: n)
+            let r = scorer.blockLoss(ids, targets)
             result.lossSum += r.lossSum
             result.tokens += r.count
             start += n
@@ -105,13 +141,13 @@ struct Eval: ParsableCommand {
                             rateUnit: "tok/s", detail: "\(label) ppl \(String(format: "%.3f", result.perplexity))")
         }
         guard result.lossSum.isFinite else {
-            throw ValidationError("\(pretrained.source): the loss is not finite (weights hold NaN or inf?)")
+            throw ValidationError("\(scorer.source): the loss is not finite (weights hold NaN or inf?)")
         }
         return result
     }
 
     func printTable(_ table: [(model: String, scores: [String: Score], all: Score)], groups: [String]) {
-        let names = table.map { URL(fileURLWithPath: $0.model).standardizedFileURL.pathComponents.suffix(2).joined(separator: "/") }
+        let names = table.map { $0.model.hasPrefix("ensemble(") ? $0.model : URL(fileURLWithPath: $0.model).standardizedFileURL.pathComponents.suffix(2).joined(separator: "/") }
         let width = max(24, (groups + ["all"]).map(\.count).max()! + 2)
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
         var header = pad("perplexity (bits/byte)", width)

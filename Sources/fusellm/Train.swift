@@ -29,6 +29,9 @@ struct Train: ParsableCommand {
 
     @Option(help: "Vocabulary mapping of source tokens to target tokens: mined or em.") var vocabMap: String = "mined"
 
+    @Option(help: "Fuse with only each source's N most likely tokens per position (at most the dumps' k; default: all of them).")
+    var topK: Int?
+
     @Option(help: "Where a row that cannot take a source's distribution puts its one-hot: next (corrected) or current (as the reference).")
     var oneHot: String = "next"
 
@@ -36,6 +39,9 @@ struct Train: ParsableCommand {
     var alignCache: String?
 
     @Option(help: "Field holding the text in parquet and JSON lines.") var textField: String = "text"
+    @Option(help: "Field holding a document's domain (for --domain).") var domainField: String = "domain"
+    @Option(parsing: .singleValue, help: "With --data: train only on documents of this domain (repeat for several).")
+    var domain: [String] = []
 
     @Option(help: "Model to continue training: an HF checkpoint directory or a .gguf file (its own tokenizer is used).")
     var initFrom: String?
@@ -100,7 +106,7 @@ struct Train: ParsableCommand {
         config.skipNonFinite = skipNonFinite
         if !teachers.isEmpty {
             config.fusionLambda = lambda
-            config.fusion = "\(fusion) vocab-map=\(vocabMap) one-hot=\(oneHot) teachers=\(teachers.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ","))"
+            config.fusion = "\(fusion) vocab-map=\(vocabMap) one-hot=\(oneHot)\(topK.map { " top-k=\($0)" } ?? "") teachers=\(teachers.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ","))"
         }
         try config.validate()
 
@@ -108,7 +114,7 @@ struct Train: ParsableCommand {
         let all: TokenBlocks
         var fusionSetup: FusionSetup?
         if let prepared {
-            guard data.isEmpty else { throw ValidationError("give --data or --prepared, not both") }
+            guard data.isEmpty, domain.isEmpty else { throw ValidationError("give --data (with --domain) or --prepared, not both") }
             let corpus = try PreparedCorpus(directory: URL(fileURLWithPath: prepared))
             guard blockSize == corpus.blockSize else {
                 throw ValidationError("--block-size \(blockSize) differs from the prepared blocks' \(corpus.blockSize) (\(prepared))")
@@ -127,12 +133,18 @@ struct Train: ParsableCommand {
                     ?? URL(fileURLWithPath: prepared).deletingLastPathComponent().appendingPathComponent("alignment-cache")
                 fusionSetup = try FusionSetup.make(prepared: corpus, target: target, teachers: teachers,
                                                    fusion: try FusionFunctions.make(fusion), method: method,
-                                                   oneHot: placement, cache: cache)
+                                                   oneHot: placement, cache: cache, topK: topK)
             }
         } else {
             guard !data.isEmpty else { throw ValidationError("give --data FILES or --prepared DIR") }
             guard teachers.isEmpty else { throw ValidationError("--teachers needs --prepared (the blocks the dumps were made from)") }
-            let documents = try Corpus(paths: data, textField: textField).documents().collect().map(\.text)
+            guard topK == nil else { throw ValidationError("--top-k is for fused training (--prepared with --teachers)") }
+            let wanted = Set(domain)
+            let documents = try Corpus(paths: data, textField: textField, domainField: wanted.isEmpty ? nil : domainField)
+                .documents().collect().filter { wanted.isEmpty || wanted.contains($0.domain ?? "") }.map(\.text)
+            guard !documents.isEmpty else {
+                throw ValidationError("no documents in \(data.joined(separator: ", "))\(wanted.isEmpty ? "" : " of domain \(domain.joined(separator: ", "))")")
+            }
             all = try TokenBlocks.fromDocuments(documents, tokenizer: textTokenizer, blockSize: blockSize,
                                                 source: data.joined(separator: ", "))
         }

@@ -48,7 +48,7 @@ final class FusedTargetBuilderTests: XCTestCase {
         try TeacherDump.finishPart(m, directory: dir, part: 0, of: 1)
     }
 
-    func makeBuilder(ce: [Double], fusion: any FusionFunction) throws -> FusedTargetBuilder {
+    func makeBuilder(ce: [Double], fusion: any FusionFunction, topK: Int? = nil) throws -> FusedTargetBuilder {
         let layout = Layout()
         let a = temporaryDirectory("fta"), b = temporaryDirectory("ftb")
         try writeDump(a, layout: layout, base: 1000, ce: [2, 2, 2])
@@ -56,7 +56,26 @@ final class FusedTargetBuilderTests: XCTestCase {
         return try FusedTargetBuilder(layout: layout, sources: [
             .init(name: "target", dump: TeacherDumpReader(directory: a), aligner: IdentityAligner()),
             .init(name: "other", dump: TeacherDumpReader(directory: b), aligner: IdentityAligner()),
-        ], fusion: fusion)
+        ], fusion: fusion, topK: topK)
+    }
+
+    func testTopKKeepsEachRowsMostLikelyTokensAndRefusesMoreThanTheDump() throws {
+        let block = TeacherBlock(blockID: 0, tokens: [1, 2], k: 3, topIDs: [7, 3, 9, 4, 8, 1], topLogProbs: [-0.1, -2, -3, -0.5, -1, -4],
+                                 ceSum: 1, ceCount: 2)
+        let two = block.keepingTop(2)
+        XCTAssertEqual(two.k, 2)
+        XCTAssertEqual(two.topIDs, [7, 3, 4, 8])
+        XCTAssertEqual(two.topLogProbs, [-0.1, -2, -0.5, -1])
+        XCTAssertEqual(block.keepingTop(3), block)
+        XCTAssertEqual(block.keepingTop(5), block)
+
+        let one = try makeBuilder(ce: [1, 3, 2.5], fusion: SingleTeacherFusion(teacherName: "other"), topK: 1)
+        let row = try XCTUnwrap(one.targets(block: 0)).row(0)
+        XCTAssertEqual(row.ids, [5000], "only the most likely token is left, with all the mass")
+        XCTAssertEqual(row.probs[0], 1, accuracy: 1e-6)
+        XCTAssertThrowsError(try makeBuilder(ce: [1, 3, 2.5], fusion: MinCEFusion(), topK: 3)) { error in
+            XCTAssertTrue("\(error)".contains("k = 2") && "\(error)".contains("top-k 3"), "\(error)")
+        }
     }
 
     func testBlocksSpanningTextsTakeTheRightRowsAndTokenWeightedCE() throws {

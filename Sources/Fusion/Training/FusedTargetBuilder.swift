@@ -21,6 +21,8 @@ public final class FusedTargetBuilder: @unchecked Sendable {
     public let layout: any BlockLayout
     public let sources: [Source]
     public let fusion: any FusionFunction
+    /// When set, each source keeps only its `topK` most likely tokens per position (at most what it dumped).
+    public let topK: Int?
     private var cache: [Key: (AlignedDistributions, ce: Double)] = [:]
     private var cacheOrder: [Key] = []
     private let cacheLimit: Int
@@ -32,8 +34,17 @@ public final class FusedTargetBuilder: @unchecked Sendable {
     }
 
     /// `sources[0]` is the target's own dump (the reference's base distribution).
-    public init(layout: any BlockLayout, sources: [Source], fusion: any FusionFunction, cachedTexts: Int = 256) throws {
+    public init(layout: any BlockLayout, sources: [Source], fusion: any FusionFunction, topK: Int? = nil,
+                cachedTexts: Int = 256) throws {
         guard !sources.isEmpty else { throw FusionError("fused training needs at least the target's own dump") }
+        if let topK {
+            guard topK >= 1 else { throw FusionError("top-k must be at least 1, not \(topK)") }
+            for s in sources where s.dump.manifest.k < topK {
+                throw FusionError("\(s.name) (\(s.dump.directory.path)) was dumped with k = \(s.dump.manifest.k); "
+                                  + "top-k \(topK) needs a dump with k >= \(topK)")
+            }
+        }
+        self.topK = topK
         self.layout = layout
         self.sources = sources
         self.fusion = fusion
@@ -74,7 +85,8 @@ public final class FusedTargetBuilder: @unchecked Sendable {
         lock.lock()
         if let hit = cache[key] { lock.unlock(); return hit }
         lock.unlock()
-        let teacher = try sources[s].dump.block(text)
+        let dumped = try sources[s].dump.block(text)
+        let teacher = topK.map { dumped.keepingTop($0) } ?? dumped
         guard teacher.ce.isFinite else {
             throw FusionError("\(sources[s].name) (\(sources[s].dump.directory.path)): text \(text) has a non-finite ce (\(teacher.ce))")
         }

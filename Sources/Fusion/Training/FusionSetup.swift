@@ -11,7 +11,8 @@ public struct FusionSetup {
     public let teacherNames: [String]
 
     public static func make(prepared: PreparedCorpus, target: BPETokenizer, teachers: [String], fusion: any FusionFunction,
-                     method: VocabularyMethod, oneHot: OneHotPlacement, cache: URL?) throws -> FusionSetup {
+                     method: VocabularyMethod, oneHot: OneHotPlacement, cache: URL?,
+                            topK: Int? = nil) throws -> FusionSetup {
         try prepared.checkTarget(target)
         guard prepared.blockCount > 0 else {
             throw FormatError(url: prepared.directory, "holds no complete block: nothing to train on")
@@ -53,7 +54,7 @@ public struct FusionSetup {
             }
             sources.insert(sources.remove(at: t), at: 0)
         }
-        let builder = try FusedTargetBuilder(layout: prepared, sources: sources, fusion: fusion)
+        let builder = try FusedTargetBuilder(layout: prepared, sources: sources, fusion: fusion, topK: topK)
         return FusionSetup(builder: builder, teacherNames: sources.map(\.name))
     }
 

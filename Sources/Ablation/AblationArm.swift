@@ -1,0 +1,135 @@
+import FuseFormats
+import Foundation
+
+/// One trained arm of an ablation: a fusion setting, continued from the same target on the same prepared blocks
+/// (run once per seed).
+public struct AblationArm: Equatable, Sendable {
+    public var name: String
+    public var fusion: String
+    public var vocabMap: String
+    public var lambda: Double
+    /// nil: every entry each dump holds.
+    public var topK: Int?
+    /// Source names (the target's own dump comes on top of them in every fusion arm).
+    public var sources: [String]
+
+    /// CLM-only continual training: no teachers at all.
+    public var isCLMOnly: Bool { ["clm", "none"].contains(fusion.lowercased()) }
+
+    /// The settings as results.csv columns (empty where the arm does not use them).
+    public var settings: [(String, String)] {
+        if isCLMOnly { return [("fusion", "clm"), ("vocab_map", ""), ("lambda", "1"), ("top_k", ""), ("sources", "")] }
+        return [("fusion", fusion), ("vocab_map", vocabMap), ("lambda", Self.format(lambda)),
+                ("top_k", topK.map(String.init) ?? "all"), ("sources", sources.joined(separator: "+"))]
+    }
+
+    static func format(_ x: Double) -> String {
+        x == x.rounded() && abs(x) < 1e6 ? String(Int(x)) : String(x)
+    }
+
+    /// Name parts for each setting, used to name arms by what sets them apart.
+    func namePart(_ setting: String) -> String {
+        switch setting {
+        case "vocab_map": return vocabMap.lowercased()
+        case "lambda": return "l\(Self.format(lambda))"
+        case "top_k": return "k\(topK.map(String.init) ?? "all")"
+        case "sources": return sources.joined(separator: "+")
+        default: return isCLMOnly ? "clm" : fusion.lowercased().replacingOccurrences(of: ":", with: "-")
+        }
+    }
+}
+
+extension AblationConfig {
+    /// The grid's arms (every combination, named by the settings that vary) followed by the single arms.
+    public func expandArms() throws -> [AblationArm] {
+        var arms: [AblationArm] = []
+        for fusion in grid.fusion {
+            for vocabMap in grid.vocabMap {
+                for lambda in grid.lambda {
+                    for topK in grid.topK {
+                        for sources in grid.sources {
+                            arms.append(AblationArm(name: "", fusion: fusion, vocabMap: vocabMap, lambda: lambda,
+                                                    topK: topK, sources: sources))
+                        }
+                    }
+                }
+            }
+        }
+        let varying = [("vocab_map", grid.vocabMap.count), ("lambda", grid.lambda.count), ("top_k", grid.topK.count),
+                       ("sources", grid.sources.count)].filter { $0.1 > 1 }.map(\.0)
+        for i in arms.indices {
+            arms[i].name = ([arms[i].namePart("fusion")] + (arms[i].isCLMOnly ? [] : varying.map { arms[i].namePart($0) }))
+                .joined(separator: "-")
+        }
+        // A CLM-only arm does not depend on the other settings: the grid trains it once.
+        var seen = Set<String>()
+        arms = arms.filter { seen.insert($0.name).inserted }
+
+        let defaults = AblationArm(name: "", fusion: grid.fusion[0], vocabMap: grid.vocabMap[0], lambda: grid.lambda[0],
+                                   topK: grid.topK[0], sources: grid.sources[0])
+        for spec in self.arms {
+            var arm = defaults
+            if let v = spec.fusion { arm.fusion = v }
+            if let v = spec.vocabMap { arm.vocabMap = v }
+            if let v = spec.lambda { arm.lambda = v }
+            if let v = spec.topK { arm.topK = v }
+            if let v = spec.sources { arm.sources = v }
+            if let name = spec.name {
+                arm.name = name
+            } else {
+                let differing = ["vocab_map", "lambda", "top_k", "sources"].filter { arm.namePart($0) != defaults.namePart($0) }
+                arm.name = ([arm.namePart("fusion")] + (arm.isCLMOnly ? [] : differing.map { arm.namePart($0) })).joined(separator: "-")
+            }
+            arms.append(arm)
+        }
+        for arm in arms where !arm.isCLMOnly {
+            guard (0...1).contains(arm.lambda) else {
+                throw FormatError(file: source, item: arm.name, "lambda \(arm.lambda) is outside [0, 1]")
+            }
+            guard !arm.sources.isEmpty || arm.fusion.lowercased().hasPrefix("single:") else {
+                throw FormatError(file: source, item: arm.name, "a fusion arm needs at least one source")
+            }
+        }
+        return arms
+    }
+
+    /// `fusellm train` arguments of one arm and seed, writing into `directory`.
+    public func trainArguments(_ arm: AblationArm, seed: UInt64, directory: String, resume: Bool) -> [String] {
+        var args = ["train", "--init-from", initFrom, "--prepared", prepared, "--output", directory, "--seed", String(seed)]
+        for (option, value) in train {
+            let flag = "--" + option.replacingOccurrences(of: "_", with: "-")
+            switch value {
+            case let b as Bool: if b { args.append(flag) }
+            case let list as [Any]: args.append(flag); args += list.map { "\($0)" }
+            default: args += [flag, "\(value)"]
+            }
+        }
+        if !arm.isCLMOnly {
+            args += ["--fusion", teacherSpec(arm.fusion), "--lambda", String(arm.lambda), "--vocab-map", arm.vocabMap, "--teachers", targetDump]
+            args += arm.sources.compactMap { dump(of: $0) }
+            if let k = arm.topK { args += ["--top-k", String(k)] }
+            if let alignCache { args += ["--align-cache", alignCache] }
+        }
+        if resume { args.append("--resume") }
+        return args
+    }
+
+    /// `single:NAME` names a source of this file; train knows teachers by their dump directory's name.
+    func teacherSpec(_ fusion: String) -> String {
+        guard fusion.lowercased().hasPrefix("single:") else { return fusion }
+        let name = String(fusion.dropFirst("single:".count))
+        guard let path = name == "target" ? targetDump : dump(of: name) else { return fusion }
+        return "single:" + URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent
+    }
+
+    /// `fusellm eval` arguments scoring `models` (one, or an ensemble) per domain into `jsonOutput`.
+    public func evalArguments(models: [String], jsonOutput: String) -> [String] {
+        var args = ["eval"]
+        for m in models { args += ["--model", m] }
+        if models.count > 1 { args.append("--ensemble") }
+        args += ["--data"] + eval.data + ["--by-domain", "--block-size", String(eval.blockSize), "--json-output", jsonOutput]
+        if let f = eval.textField { args += ["--text-field", f] }
+        if let f = eval.domainField { args += ["--domain-field", f] }
+        return args
+    }
+}

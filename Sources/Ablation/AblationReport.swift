@@ -1,0 +1,133 @@
+import Foundation
+
+/// results.csv (one row per run), results.md (arms aggregated over seeds) and the two plots.
+public struct AblationReport {
+    public let results: [RunResult]
+    /// Runs grouped by name, in the order they first appear.
+    public let groups: [(name: String, runs: [RunResult])]
+    public let domains: [String]
+    public let reference: String?
+
+    public init(results: [RunResult], compareTo: String?) {
+        self.results = results
+        var order: [String] = [], byName: [String: [RunResult]] = [:]
+        for r in results {
+            if byName[r.name] == nil { order.append(r.name) }
+            byName[r.name, default: []].append(r)
+        }
+        groups = order.map { ($0, byName[$0]!) }
+        domains = Set(results.flatMap(\.domainPerplexity.keys)).sorted()
+        reference = compareTo ?? groups.first { $0.runs.first?.kind == "trained" }?.name ?? groups.first?.name
+    }
+
+    /// Mean and sample standard deviation (0 for one value).
+    public struct Summary {
+        public let mean: Double, sd: Double, n: Int
+        public init(_ values: [Double]) {
+            let n = values.count, mean = values.reduce(0, +) / Double(max(values.count, 1))
+            self.n = n
+            self.mean = mean
+            sd = n > 1 ? (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n - 1)).squareRoot() : 0
+        }
+        /// Standard error of the mean.
+        public var se: Double { sd / Double(max(n, 1)).squareRoot() }
+        public func text(_ format: String = "%.2f") -> String {
+            n > 1 ? String(format: "\(format) ± \(format)", mean, sd) : String(format: format, mean)
+        }
+    }
+
+    public func perplexity(_ runs: [RunResult], domain: String? = nil) -> Summary {
+        Summary(runs.compactMap { domain == nil ? $0.perplexity : $0.domainPerplexity[domain!] })
+    }
+
+    // MARK: CSV
+
+    static let settingColumns = ["fusion", "vocab_map", "lambda", "top_k", "sources"]
+
+    public func csv() -> String {
+        var header = ["name", "kind", "seed"] + Self.settingColumns + ["steps", "final_clm_loss", "perplexity", "bits_per_byte", "tokens"]
+        header += domains.map { "perplexity:\($0)" }
+        var lines = [header.map(Self.csvField).joined(separator: ",")]
+        for r in results {
+            var row = [r.name, r.kind, r.seed.map(String.init) ?? ""]
+            row += Self.settingColumns.map { r.settings[$0] ?? "" }
+            row += [r.steps.map(String.init) ?? "", r.finalCLMLoss.map { String(format: "%.6f", $0) } ?? "",
+                    String(format: "%.6f", r.perplexity), String(format: "%.6f", r.bitsPerByte), String(r.tokens)]
+            row += domains.map { d in r.domainPerplexity[d].map { String(format: "%.6f", $0) } ?? "" }
+            lines.append(row.map(Self.csvField).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func csvField(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+
+    // MARK: Markdown
+
+    public func markdown() -> String {
+        var out = "# Ablation results\n\n"
+        out += "Held-out perplexity (lower is better): mean ± sample standard deviation over seeds (n = runs). "
+        if let reference {
+            out += "Δ is the change of the mean against **\(reference)**; \"beyond noise\" marks a difference larger than "
+                + "twice its standard error (√(sd²/n + sd_ref²/n_ref)).\n\n"
+        }
+        out += "| run | kind | fusion | vocab map | λ | k | sources | n | final CLM loss | perplexity | Δ | beyond noise | bits/byte |\n"
+        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        let ref = reference.flatMap { name in groups.first { $0.name == name } }.map { perplexity($0.runs) }
+        for g in groups {
+            let first = g.runs[0]
+            let ppl = perplexity(g.runs)
+            let loss = Summary(g.runs.compactMap(\.finalCLMLoss))
+            var delta = "", noise = ""
+            if let ref, g.name != reference {
+                delta = String(format: "%+.2f%%", (ppl.mean / ref.mean - 1) * 100)
+                let se = (ppl.se * ppl.se + ref.se * ref.se).squareRoot()
+                noise = ppl.n > 1 || ref.n > 1 ? (abs(ppl.mean - ref.mean) > 2 * se ? "yes" : "no") : ""
+            }
+            let cells = [g.name, first.kind] + Self.settingColumns.map { first.settings[$0] ?? "" }
+                + [String(g.runs.count), loss.n > 0 ? loss.text("%.4f") : "", ppl.text("%.3f"), delta, noise,
+                   Summary(g.runs.map(\.bitsPerByte)).text("%.4f")]
+            out += "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
+        }
+        if !domains.isEmpty {
+            out += "\n## Perplexity per domain\n\n| run | " + domains.joined(separator: " | ") + " |\n"
+            out += "|---|" + String(repeating: "---|", count: domains.count) + "\n"
+            for g in groups {
+                out += "| \(g.name) | " + domains.map { perplexity(g.runs, domain: $0).text("%.2f") }.joined(separator: " | ") + " |\n"
+            }
+        }
+        out += "\nPlots: [loss curves](loss-curves.svg), [perplexity per domain](perplexity-by-domain.svg). "
+        out += "Every run: results.csv.\n"
+        return out
+    }
+
+    // MARK: plots
+
+    /// CLM loss against step for every trained arm: the mean over its seeds, smoothed over 10 steps.
+    public func lossCurvesSVG() -> String {
+        let series: [SVGChart.Series] = groups.compactMap { g in
+            let curves = g.runs.map(\.clmLossCurve).filter { !$0.isEmpty }
+            guard !curves.isEmpty else { return nil }
+            var byStep: [Double: [Double]] = [:]
+            for c in curves { for p in c { byStep[p[0], default: []].append(p[1]) } }
+            let steps = byStep.keys.sorted()
+            let mean = steps.map { byStep[$0]!.reduce(0, +) / Double(byStep[$0]!.count) }
+            return SVGChart.Series(name: "\(g.name) (\(curves.count) seed\(curves.count == 1 ? "" : "s"))",
+                                   points: Array(zip(steps, SVGChart.movingAverage(mean, window: 10))))
+        }
+        return SVGChart.lines(series, title: "Training CLM loss (mean over seeds, 10-step moving average)",
+                              xLabel: "step", yLabel: "CLM loss")
+    }
+
+    /// One panel per domain (and all data): each run's mean perplexity, with its seed spread as an error bar.
+    public func perplexityByDomainSVG() -> String {
+        let panels = (["all"] + domains).map { d in
+            SVGChart.BarPanel(title: d, bars: groups.map { g in
+                let s = perplexity(g.runs, domain: d == "all" ? nil : d)
+                return (g.name, s.mean, s.sd)
+            }.filter { $0.1.isFinite && $0.1 > 0 })
+        }
+        return SVGChart.barPanels(panels, title: "Held-out perplexity per domain (mean ± sd over seeds; axes do not start at 0)")
+    }
+}

@@ -1,0 +1,51 @@
+import Ablation
+import Foundation
+import XCTest
+
+/// Aggregation over seeds, the noise test of results.md, CSV quoting and the chart helpers.
+final class AblationReportTests: XCTestCase {
+    func result(_ name: String, seed: UInt64?, ppl: Double, kind: String = "trained") -> RunResult {
+        RunResult(name: name, kind: kind, seed: seed, settings: ["fusion": name, "sources": "a,b"], signature: "",
+                  perplexity: ppl, bitsPerByte: 2, tokens: 10, domainPerplexity: ["x": ppl * 2], domainBitsPerByte: [:],
+                  steps: 2, clmLossCurve: [[1, 5], [2, 4]], seconds: 1)
+    }
+
+    func testSummaryIsMeanAndSampleStandardDeviation() {
+        let s = AblationReport.Summary([1, 2, 3, 4])
+        XCTAssertEqual(s.mean, 2.5)
+        XCTAssertEqual(s.sd, (5.0 / 3).squareRoot(), accuracy: 1e-12)
+        XCTAssertEqual(s.text("%.1f"), "2.5 ± 1.3")
+        XCTAssertEqual(AblationReport.Summary([7]).text("%.1f"), "7.0", "one run has no spread to show")
+    }
+
+    func testMarkdownComparesWithTheReferenceAndMarksDifferencesBeyondNoise() {
+        let runs = [100.0, 101, 102].enumerated().map { result("clm", seed: UInt64($0), ppl: $1) }
+            + [90.0, 91, 92].enumerated().map { result("fused", seed: UInt64($0), ppl: $1) }
+            + [100.5, 101.5, 99.5].enumerated().map { result("close", seed: UInt64($0), ppl: $1) }
+            + [result("ens", seed: nil, ppl: 95, kind: "ensemble")]
+        let md = AblationReport(results: runs, compareTo: nil).markdown()
+        let row = { (name: String) in md.split(separator: "\n").first { $0.hasPrefix("| \(name) |") }.map(String.init) ?? "" }
+        XCTAssertTrue(md.contains("**clm**"), "the first trained arm is the reference by default")
+        XCTAssertTrue(row("fused").contains("91.000 ± 1.000") && row("fused").contains("-9.90%") && row("fused").contains("| yes |"), row("fused"))
+        XCTAssertTrue(row("close").contains("| no |"), row("close"))
+        XCTAssertTrue(row("ens").contains("95.000") && row("ens").contains("| ensemble |"), row("ens"))
+        XCTAssertTrue(row("clm").contains("a,b"), "settings are shown")
+        XCTAssertTrue(md.contains("| fused | 182.00 ± 2.00 |"), "per-domain table")
+    }
+
+    func testCSVQuotesFieldsWithCommas() {
+        let csv = AblationReport(results: [result("a", seed: 1, ppl: 3)], compareTo: nil).csv()
+        XCTAssertTrue(csv.contains(",\"a,b\","), csv)
+        XCTAssertTrue(csv.hasSuffix("\n"))
+    }
+
+    func testChartHelpers() {
+        XCTAssertEqual(SVGChart.movingAverage([1, 2, 3, 4, 5], window: 2), [1, 1.5, 2.5, 3.5, 4.5])
+        let svg = SVGChart.lines([.init(name: "a<b", points: [(1, 2), (2, 3)])], title: "t", xLabel: "x", yLabel: "y")
+        XCTAssertTrue(svg.contains("a&lt;b") && !svg.contains("a<b"), "names are escaped")
+        let bars = SVGChart.barPanels([.init(title: "all", bars: [("p", 10, 1), ("q", 12, 0)])], title: "t")
+        XCTAssertEqual(bars.components(separatedBy: "<rect").count - 1, 1 + 2 + 2, "background, two bars, two legend keys")
+        let empty = SVGChart.lines([], title: "t", xLabel: "x", yLabel: "y")
+        XCTAssertTrue(empty.contains("no data"))
+    }
+}
