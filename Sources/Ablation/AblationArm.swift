@@ -86,6 +86,12 @@ extension AblationConfig {
             guard (0...1).contains(arm.lambda) else {
                 throw FormatError(file: source, item: arm.name, "lambda \(arm.lambda) is outside [0, 1]")
             }
+            if arm.fusion.lowercased().hasPrefix("single:") {
+                let teacher = String(arm.fusion.dropFirst("single:".count))
+                guard teacher == "target" || arm.sources.contains(teacher) else {
+                    throw FormatError(file: source, item: arm.name, "distils \(teacher), which is not among its sources (\(arm.sources.joined(separator: ", ")))")
+                }
+            }
             guard !arm.sources.isEmpty || arm.fusion.lowercased().hasPrefix("single:") else {
                 throw FormatError(file: source, item: arm.name, "a fusion arm needs at least one source")
             }

@@ -103,6 +103,7 @@ final class AblationConfigTests: XCTestCase {
             ("{lambda: 0.5}", "{lambda: 1.5}", ["lambda 1.5", "outside [0, 1]"]),
             ("{name: before,", "{name: clm,", ["clm", "unique"]),
             ("compare_to: clm", "compare_to: other", ["compare_to", "other"]),
+            ("single:smollm2, sources: [smollm2]", "single:smollm2, sources: [bpe]", ["distils smollm2", "not among its sources"]),
             ("seeds: [1, 2]", "seeds: [1, 1]", ["seeds", "each once"]),
             ("{name: ensemble, ensemble: [a, b]}", "{name: ensemble, ensemble: [a]}", ["baselines[1].ensemble", "at least two"]),
             ("{name: ties, merge: ties.yaml}", "{name: ties, merge: ties.yaml, model: x}", ["baselines[2]", "exactly one"]),
