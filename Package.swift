@@ -26,7 +26,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd",
                        providers: [.apt(["libzstd-dev"])]),
         .target(name: "FuseTensor", dependencies: ["CBLAS"], swiftSettings: fast),
-        .target(name: "FuseFormats", dependencies: ["FuseTensor", "CZstd"], swiftSettings: fast),
+        .target(name: "FuseFormats", dependencies: ["FuseTensor", "CZstd", .product(name: "Yams", package: "Yams")],
+                swiftSettings: fast),
         .target(name: "FuseText", dependencies: [.product(name: "HeapModule", package: "swift-collections")],
                 swiftSettings: fast),
         .target(name: "FuseCorpus", dependencies: ["FuseFormats"], swiftSettings: fast),
@@ -56,6 +57,9 @@ let package = Package(
         .testTarget(name: "FusionTests", dependencies: ["TestSupport", "Fusion", "FuseFormats", "FuseTensor", "FuseText", "FuseCorpus", "Llama"]),
         .testTarget(name: "MergeTests", dependencies: ["TestSupport", "Merging", "FuseFormats", "FuseTensor", "Llama"]),
         .testTarget(name: "AblationTests", dependencies: ["TestSupport", "Ablation", "FuseFormats"]),
+        // Corrupted input for every reader (safetensors, GGUF, parquet, JSON lines, dumps, tokenizers, configs, YAML).
+        .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "FuseFormats", "FuseCorpus", "FuseText", "Fusion", "Llama",
+                                                      "Merging", "Ablation"]),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Llama", "FuseFormats", "FuseText"]),
     ],
     swiftLanguageModes: [.v5]

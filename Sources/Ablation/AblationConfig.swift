@@ -1,6 +1,5 @@
 import FuseFormats
 import Foundation
-import Yams
 
 /// An ablation as written in its YAML file (docs/ablation.md): what every arm shares (the prepared blocks, the
 /// target to continue, the dumps, training and evaluation settings), the grid and single arms to train, and the
@@ -87,8 +86,7 @@ public struct AblationConfig {
 
     public static func parse(yaml text: String, source: String) throws -> AblationConfig {
         let reader = YAMLFields(source: source)
-        let loaded: Any?
-        do { loaded = try Yams.load(yaml: text) } catch { throw reader.fail(nil, "not valid YAML (\(error))") }
+        let loaded = try SafeYAML.load(text, source: source)
         let top = try reader.mapping(loaded, item: nil, allowed: topLevelKeys)
 
         let sourceList = try reader.orderedMapping(in: text, key: "sources", value: top["sources"])

@@ -47,7 +47,7 @@ public enum TeacherShard {
             let footerStart = n - 12 - 8 * (Int(count) + 1)
             guard footerStart >= 0 else { throw FormatError(url: url, "corrupt footer (runs past the start of the file)") }
             let offsets = data.withUnsafeBytes { raw in
-                (0...Int(count)).map { Int(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: footerStart + 8 * $0, as: UInt64.self))) }
+                (0...Int(count)).map { Int(clamping: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: footerStart + 8 * $0, as: UInt64.self))) }
             }
             guard offsets.first == 0, offsets.last == footerStart, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 < $1 }) else {
                 throw FormatError(url: url, "corrupt footer (frame offsets out of order or not covering the data)")

@@ -1,6 +1,5 @@
 import FuseFormats
 import Foundation
-import Yams
 
 /// Reads a recipe in the YAML schema of docs/merging.md (a subset of mergekit's): every key is checked,
 /// so a typo or a mergekit feature we do not have is an error rather than silently ignored.
@@ -20,8 +19,7 @@ extension MergeRecipe {
     /// Parses and validates.
     public static func parse(yaml text: String, source: String) throws -> MergeRecipe {
         func fail(_ item: String?, _ problem: String) -> FormatError { FormatError(file: source, item: item, problem) }
-        let loaded: Any?
-        do { loaded = try Yams.load(yaml: text) } catch { throw fail(nil, "not valid YAML (\(error))") }
+        let loaded = try SafeYAML.load(text, source: source)
         guard let top = loaded as? [String: Any] else { throw fail(nil, "expected a mapping (merge_method, models, …) at the top level") }
         for key in top.keys.sorted() where !topLevelKeys.contains(key) {
             throw fail(key, "unknown key (known: \(topLevelKeys.joined(separator: ", ")))")

@@ -1,5 +1,5 @@
 import Foundation
-import Yams
+import FuseFormats
 
 /// `--config FILE.yaml` for any subcommand: the file's keys are the command's long options (snake_case or
 /// kebab-case), expanded into arguments placed before the ones typed on the command line, so a typed option
@@ -32,10 +32,7 @@ enum ConfigFile {
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw Problem(description: "\(path): cannot read the config file (\((error as NSError).localizedDescription))")
         }
-        let loaded: Any?
-        do { loaded = try Yams.load(yaml: text) } catch {
-            throw Problem(description: "\(path): not valid YAML (\(error))")
-        }
+        let loaded = try SafeYAML.load(text, source: path)
         guard let mapping = loaded as? [String: Any] else {
             throw Problem(description: "\(path): expected a mapping of option names to values at the top level")
         }

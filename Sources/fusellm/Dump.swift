@@ -85,7 +85,7 @@ struct DumpRun: ParsableCommand {
     static func append(_ record: [String: Any], to url: URL) {
         guard var data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) else { return }
         data.append(0x0A)
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
         guard let h = try? FileHandle(forWritingTo: url) else { return }
         defer { try? h.close() }
         _ = try? h.seekToEnd()
