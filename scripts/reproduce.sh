@@ -11,7 +11,8 @@
 #      each trained arm with 3 seeds; held-out perplexity per domain on the validation and test splits
 #
 # Every step resumes or is skipped when its output is complete: run it again after an interruption.
-# Knobs (environment): OUT (run directory), DOCS (training documents), STEPS (continual-training steps per arm).
+# Knobs (environment): OUT (run directory), DOCS (training documents), STEPS (continual-training steps per arm),
+# REPORT_DIR (where the table and plots are copied; default docs/reproduction).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -104,4 +105,10 @@ compare_to: clm
 YAML
 say "ablation ($out/ablation.yaml)"
 $bin ablate "$out/ablation.yaml"
-say "done in $(( ($(date +%s) - began) / 60 )) min; report: $out/ablation/results.md (+ loss-curves.svg, perplexity-by-domain.svg)"
+
+# The report's table and plots (docs/reproduction.md shows these files).
+report=${REPORT_DIR:-docs/reproduction}
+mkdir -p "$report"
+cp "$out/ablation/results.md" "$out/ablation/results.csv" "$out/ablation/loss-curves.svg" \
+   "$out/ablation/perplexity-by-domain.svg" "$report/"
+say "done in $(( ($(date +%s) - began) / 60 )) min; report: $report/results.md (+ results.csv, loss-curves.svg, perplexity-by-domain.svg)"

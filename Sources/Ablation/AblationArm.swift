@@ -27,6 +27,21 @@ public struct AblationArm: Equatable, Sendable {
         x == x.rounded() && abs(x) < 1e6 ? String(Int(x)) : String(x)
     }
 
+    /// The tool's defaults: a name leaves out the settings that keep them, so adding a value to a grid
+    /// dimension later names only the new arms differently and finished arms keep their runs.
+    static let defaultParts = ["vocab_map": "mined", "lambda": "l0.9", "top_k": "kall"]
+
+    /// The fusion function, then each setting that differs from the defaults (and the sources when asked).
+    func defaultName(showSources: Bool) -> String {
+        if isCLMOnly { return "clm" }
+        var parts = [namePart("fusion")]
+        for setting in ["vocab_map", "lambda", "top_k"] where namePart(setting) != Self.defaultParts[setting] {
+            parts.append(namePart(setting))
+        }
+        if showSources { parts.append(namePart("sources")) }
+        return parts.joined(separator: "-")
+    }
+
     /// Name parts for each setting, used to name arms by what sets them apart.
     func namePart(_ setting: String) -> String {
         switch setting {
@@ -40,7 +55,7 @@ public struct AblationArm: Equatable, Sendable {
 }
 
 extension AblationConfig {
-    /// The grid's arms (every combination, named by the settings that vary) followed by the single arms.
+    /// The grid's arms (every combination) followed by the single arms; see `defaultName` for their names.
     public func expandArms() throws -> [AblationArm] {
         var arms: [AblationArm] = []
         for fusion in grid.fusion {
@@ -55,12 +70,7 @@ extension AblationConfig {
                 }
             }
         }
-        let varying = [("vocab_map", grid.vocabMap.count), ("lambda", grid.lambda.count), ("top_k", grid.topK.count),
-                       ("sources", grid.sources.count)].filter { $0.1 > 1 }.map(\.0)
-        for i in arms.indices {
-            arms[i].name = ([arms[i].namePart("fusion")] + (arms[i].isCLMOnly ? [] : varying.map { arms[i].namePart($0) }))
-                .joined(separator: "-")
-        }
+        for i in arms.indices { arms[i].name = arms[i].defaultName(showSources: grid.sources.count > 1) }
         // A CLM-only arm does not depend on the other settings: the grid trains it once.
         var seen = Set<String>()
         arms = arms.filter { seen.insert($0.name).inserted }
@@ -74,12 +84,7 @@ extension AblationConfig {
             if let v = spec.lambda { arm.lambda = v }
             if let v = spec.topK { arm.topK = v }
             if let v = spec.sources { arm.sources = v }
-            if let name = spec.name {
-                arm.name = name
-            } else {
-                let differing = ["vocab_map", "lambda", "top_k", "sources"].filter { arm.namePart($0) != defaults.namePart($0) }
-                arm.name = ([arm.namePart("fusion")] + (arm.isCLMOnly ? [] : differing.map { arm.namePart($0) })).joined(separator: "-")
-            }
+            arm.name = spec.name ?? arm.defaultName(showSources: arm.sources != grid.sources[0])
             arms.append(arm)
         }
         for arm in arms where !arm.isCLMOnly {

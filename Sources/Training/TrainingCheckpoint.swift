@@ -85,10 +85,18 @@ public struct CheckpointStore {
         }
     }
 
+    /// Deletes a checkpoint by first renaming it to a hidden name: deleting in place takes one file at a time,
+    /// and a kill in between would leave a visible checkpoint without its weights.
+    func remove(_ url: URL) {
+        let hidden = directory.appendingPathComponent(".\(url.lastPathComponent).old.partial-\(ProcessInfo.processInfo.processIdentifier)")
+        guard (try? AtomicFile.rename(url, to: hidden)) != nil else { return }
+        try? FileManager.default.removeItem(at: hidden)
+    }
+
     /// Keeps the newest `keep` checkpoints.
     public func prune(keep: Int) {
         let all = checkpoints()
-        for c in all.dropLast(max(keep, 1)) { try? FileManager.default.removeItem(at: c.url) }
+        for c in all.dropLast(max(keep, 1)) { remove(c.url) }
     }
 
     /// Loads a checkpoint's weights into `model` and moments into `optimizer`; returns its state.

@@ -45,8 +45,7 @@ final class AblationConfigTests: XCTestCase {
         XCTAssertEqual(c.sources.map(\.name), ["smollm2", "bpe", "expert"], "sources keep the file's order")
         let arms = try c.expandArms()
         XCTAssertEqual(arms.map(\.name), [
-            "mince-mined-kall", "mince-mined-k5", "mince-em-kall", "mince-em-k5",
-            "avgce-mined-kall", "avgce-mined-k5", "avgce-em-kall", "avgce-em-k5",
+            "mince", "mince-k5", "mince-em", "mince-em-k5", "avgce", "avgce-k5", "avgce-em", "avgce-em-k5",
             "clm", "single-smollm2-smollm2", "mince-l0.5",
         ])
         XCTAssertEqual(arms[1].topK, 5)
@@ -56,6 +55,19 @@ final class AblationConfigTests: XCTestCase {
         XCTAssertTrue(arms[8].isCLMOnly)
         XCTAssertEqual(c.seeds, [1, 2])
         XCTAssertEqual(c.baselines.map(\.name), ["before", "ensemble", "ties"])
+    }
+
+    /// Names leave out settings at the tool's defaults, so growing a grid dimension keeps finished arms' names.
+    func testGrowingTheGridKeepsTheNamesOfArmsAlreadyRun() throws {
+        let base = Self.yaml.replacingOccurrences(of: "top_k: [all, 5]", with: "top_k: [all]")
+            .replacingOccurrences(of: "{lambda: 0.5}", with: "{lambda: 0.3}")
+        let one = try config(base).expandArms().map(\.name)
+        let two = try config(base.replacingOccurrences(of: "lambda: [0.9]", with: "lambda: [0.9, 0.5]")).expandArms().map(\.name)
+        XCTAssertEqual(one, ["mince", "mince-em", "avgce", "avgce-em", "clm", "single-smollm2-smollm2", "mince-l0.3"])
+        XCTAssertTrue(Set(one).isSubset(of: Set(two)), "\(two)")
+        XCTAssertTrue(two.contains("avgce-em-l0.5"))
+        let sets = try config(Self.yaml.replacingOccurrences(of: "sources: [[smollm2, bpe]]", with: "sources: [[smollm2, bpe], [smollm2]]"))
+        XCTAssertTrue(try sets.expandArms().map(\.name).contains("mince-em-k5-smollm2"))
     }
 
     func testTrainArgumentsOfAFusionArm() throws {
