@@ -6,9 +6,10 @@
 #      prose (bible, dictionary), code (Python stdlib) and the Debian handbook (7 languages) — same architecture
 #      and vocabulary as the target, so they can also be ensembled and weight-merged
 #   2. prepare DOCS training documents into blocks; dump every source over them once
-#   3. fusellm ablate: CLM-only vs fused continual training of the target, MinCE vs AvgCE, MinED vs EM, 1/2/3
-#      sources, single-teacher distillation, fusion of the experts vs their output ensemble and weight merges;
-#      each trained arm with 3 seeds; held-out perplexity per domain on the validation and test splits
+#   3. fusellm ablate: CLM-only vs fused continual training of the target, MinCE vs AvgCE, MinED vs EM, λ 0.9
+#      and 0.5, 1/2/3 sources (SmolLM2 first; and the experts), single-teacher distillation, fusion of the experts
+#      vs their output ensemble and weight merges; each trained arm with 3 seeds; held-out perplexity per domain
+#      on the validation and test splits
 #
 # Every step resumes or is skipped when its output is complete: run it again after an interruption.
 # Knobs (environment): OUT (run directory), DOCS (training documents), STEPS (continual-training steps per arm),
@@ -87,7 +88,7 @@ seeds: [1, 2, 3]
 grid:                       # the main comparison: three sources, two vocabularies besides the target's
   fusion: [mince, avgce]
   vocab_map: [mined]
-  lambda: [0.9]
+  lambda: [0.9, 0.5]
   sources: [[smollm2, source-bpe, expert-prose]]
 arms:
   - {name: clm, fusion: clm}
@@ -95,6 +96,8 @@ arms:
   - {name: mince-1-source, sources: [smollm2]}
   - {name: mince-2-sources, sources: [smollm2, source-bpe]}
   - {name: distill-smollm2, fusion: "single:smollm2", sources: [smollm2]}
+  - {name: mince-expert-prose, sources: [expert-prose]}
+  - {name: mince-experts-2, sources: [expert-prose, expert-code]}
   - {name: mince-experts, sources: [expert-prose, expert-code, expert-handbook]}
 baselines:
   - {name: target-before, model: $target}

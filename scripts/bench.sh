@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Every benchmark in one table: fusellm against the Python reference measured in the same invocation, on this
+# machine, with the same threads. Run it on a quiet machine (nothing else busy); numbers go to docs/performance.md.
+#
+#   bash scripts/bench.sh            # ~15 minutes on 2 cores; installs the Python references with pip if missing
+#   THREADS=2 JSON_DIR=/tmp/b bash scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh >/dev/null
+bash scripts/fetch-models.sh >/dev/null
+swift build -c release --product fusellm >&2
+bin=.build/release/fusellm
+threads=${THREADS:-$(nproc)}
+out=${JSON_DIR:-$(mktemp -d /tmp/fusellm-bench.XXXXXX)}
+mkdir -p "$out"
+if ! python3 -c "import torch, transformers, tokenizers, sentencepiece, gguf, accelerate, editdistance" 2>/dev/null; then
+  echo "installing the Python references (torch CPU, transformers, tokenizers, …)" >&2
+  pip install -q "torch==2.13.0+cpu" transformers tokenizers sentencepiece safetensors gguf accelerate protobuf editdistance >&2
+fi
+run() {  # name, then the bench arguments
+  local name=$1; shift
+  echo "bench $name: $*" >&2
+  $bin bench "$@" --threads "$threads" --json > "$out/$name.json"
+}
+smol=(--vocab 49152 --hidden 576 --intermediate 1536 --layers 30 --heads 9 --kv-heads 3 --seq 256 --batch 1 --steps 3 --warmup 1)
+run train train --torch
+run train-smollm2 train --torch "${smol[@]}"
+run infer-512 infer --torch --seq 512
+run infer-2048 infer --torch --seq 2048 --repeats 2
+run tokenize tokenize --hf
+run dump dump
+run align align
+python3 - "$out" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+def load(name):
+    with open(os.path.join(d, name + ".json")) as f: return json.load(f)
+rows = []
+def ratio(a, b): return f"{a / b:.2f}×" if a and b else "–"
+t = load("train")
+rows.append(("train step, 7M Llama (4×256 tokens)", f"{t['tokens_per_s']:.0f} tok/s", f"{t.get('torch_tokens_per_s', 0):.0f} tok/s (PyTorch eager)", ratio(t['tokens_per_s'], t.get('torch_tokens_per_s'))))
+rows.append(("  model FLOPs utilisation", f"{100 * t['mfu']:.1f}% of {t['sgemm_peak_gflops']:.0f} GFLOP/s SGEMM", "", ""))
+rows.append(("  peak memory", f"{t['peak_rss_mb']:.0f} MB", f"lower bound {t['state_lower_bound_mb']:.0f} MB", f"+{t['peak_rss_mb'] - t['state_lower_bound_mb']:.0f} MB"))
+s = load("train-smollm2")
+rows.append(("train step, SmolLM2-135M shape (1×256)", f"{s['tokens_per_s']:.0f} tok/s", f"{s.get('torch_tokens_per_s', 0):.0f} tok/s (PyTorch eager)", ratio(s['tokens_per_s'], s.get('torch_tokens_per_s'))))
+rows.append(("  model FLOPs utilisation", f"{100 * s['mfu']:.1f}%", "", ""))
+rows.append(("  peak memory", f"{s['peak_rss_mb']:.0f} MB", f"lower bound {s['state_lower_bound_mb']:.0f} MB", f"+{s['peak_rss_mb'] - s['state_lower_bound_mb']:.0f} MB"))
+for name in ["infer-512", "infer-2048"]:
+    i = load(name)
+    rows.append((f"SmolLM2 forward, {i['seq']} tokens", f"{i['tokens_per_s']:.0f} tok/s", f"{i.get('torch_tokens_per_s', 0):.0f} tok/s (transformers)", ratio(i['tokens_per_s'], i.get('torch_tokens_per_s'))))
+k = load("tokenize")
+rows.append(("encode, SmolLM2 tokenizer (1 thread)", f"{k['mb_per_s']:.1f} MB/s", f"{k.get('hf_mb_per_s', 0):.1f} MB/s (HF tokenizers)", ratio(k['mb_per_s'], k.get('hf_mb_per_s'))))
+u = load("dump")
+rows.append(("dump SmolLM2 (forward + top-k + ce)", f"{u['compute_tokens_per_s']:.0f} tok/s", f"{u.get('torch_tokens_per_s', 0):.0f} tok/s (transformers)", ratio(u['compute_tokens_per_s'], u.get('torch_tokens_per_s'))))
+for e in u["encodings"]:
+    rows.append((f"  dump bytes/token, {e['encoding']}", f"{e['bytes_per_token']:.1f}", f"max |Δ log p| {e['max_logprob_error']:.1e}", ""))
+a = load("align")
+py = a.get("python_mined_seconds_estimated")
+rows.append((f"MinED map {a['source_size']}→{a['target_size']}", f"{a['mined_seconds']:.2f} s", f"{py:.0f} s (Python editdistance, est.)" if py else "–", ratio(py, a['mined_seconds']) if py else "–"))
+pd = a.get("python_dtw_seconds_estimated")
+rows.append((f"DTW {a['dtw_source_tokens']}×{a['dtw_target_tokens']} tokens", f"{a['dtw_seconds']:.3f} s", f"{pd:.1f} s (Python, est.)" if pd else "–", ratio(pd, a['dtw_seconds']) if pd else "–"))
+w = [max(len(r[i]) for r in rows) for i in range(4)]
+head = ("benchmark", "fusellm", "reference (same run)", "ratio")
+w = [max(a, len(b)) for a, b in zip(w, head)]
+print(" | ".join(h.ljust(n) for h, n in zip(head, w)))
+print("-|-".join("-" * n for n in w))
+for r in rows: print(" | ".join(c.ljust(n) for c, n in zip(r, w)))
+print(f"\n(JSON of every benchmark: {d})")
+PY
