@@ -57,7 +57,9 @@ check_complete "$mnt/train"
 
 say "train: a checkpoint exists, then the file system turns read-only (resume must fail clearly, checkpoint intact)"
 umount "$mnt"; mount -t tmpfs -o size=512m tmpfs "$mnt"
-$bin "${targs[@]}" --steps 10 --output "$mnt/train" >/dev/null 2>&1
+$bin "${targs[@]}" --steps 20 --output "$mnt/train" >/dev/null 2>&1
+cp -a "$mnt/train/final" "$work/model"
+rm -rf "$mnt/train/final" "$mnt/train/checkpoint-000020"   # as if killed after step 15's checkpoint
 before=$(cd "$mnt/train" && find . -type f -exec sha256sum {} + | sort)
 mount -o remount,ro "$mnt"
 if $bin "${targs[@]}" --steps 20 --output "$mnt/train" --resume >/dev/null 2>"$work/train-ro.log"; then fail "train succeeded on a read-only output"; fi
@@ -68,11 +70,11 @@ check_complete "$mnt/train"
 mount -o remount,rw "$mnt"
 
 say "dump: the disk fills up part-way (earlier shards stay complete and verifiable; a resume on a bigger disk finishes)"
-model=$mnt/train/final
+model=$work/model
 $bin prepare --data "${train_data[@]}" --target "$model" --block-size 128 --max-text-tokens 300 --limit-documents 40 \
   --output "$work/prepared" >/dev/null 2>&1
 $bin dump --prepared "$work/prepared" --model "$model" --texts-per-shard 4 --encoding f32 --k 64 --output "$work/dump-ref" >/dev/null 2>&1
-umount "$mnt"; mount -t tmpfs -o size=300k tmpfs "$mnt"
+umount "$mnt"; mount -t tmpfs -o size=2m tmpfs "$mnt"
 if $bin dump --prepared "$work/prepared" --model "$model" --texts-per-shard 4 --encoding f32 --k 64 --output "$mnt/dump" \
      >/dev/null 2>"$work/dump-full.log"; then fail "dump succeeded on a full disk"; fi
 expect_error "$work/dump-full.log" "$mnt/dump" "space"
