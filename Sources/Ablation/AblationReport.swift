@@ -69,21 +69,29 @@ public struct AblationReport {
         var out = "# Ablation results\n\n"
         out += "Held-out perplexity (lower is better): mean ± sample standard deviation over seeds (n = runs). "
         if let reference {
-            out += "Δ is the change of the mean against **\(reference)**; \"beyond noise\" marks a difference larger than "
-                + "twice its standard error (√(sd²/n + sd_ref²/n_ref)).\n\n"
+            out += "Δ compares with **\(reference)**. Runs with the same seed see the blocks in the same order, so where "
+                + "both have seeds Δ is paired: the mean ± sd over seeds of each seed's relative change, and \"beyond noise\" "
+                + "means |mean| > 2·sd/√n. Otherwise (a baseline evaluated once) Δ is the change of the means and \"beyond "
+                + "noise\" means it exceeds twice the standard error √(sd²/n + sd_ref²/n_ref).\n\n"
         }
         out += "| run | kind | fusion | vocab map | λ | k | sources | n | final CLM loss | perplexity | Δ | beyond noise | bits/byte |\n"
         out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
-        let ref = reference.flatMap { name in groups.first { $0.name == name } }.map { perplexity($0.runs) }
+        let refRuns = reference.flatMap { name in groups.first { $0.name == name } }?.runs
+        let ref = refRuns.map { perplexity($0) }
         for g in groups {
             let first = g.runs[0]
             let ppl = perplexity(g.runs)
             let loss = Summary(g.runs.compactMap(\.finalCLMLoss))
             var delta = "", noise = ""
-            if let ref, g.name != reference {
-                delta = String(format: "%+.2f%%", (ppl.mean / ref.mean - 1) * 100)
-                let se = (ppl.se * ppl.se + ref.se * ref.se).squareRoot()
-                noise = ppl.n > 1 || ref.n > 1 ? (abs(ppl.mean - ref.mean) > 2 * se ? "yes" : "no") : ""
+            if let ref, let refRuns, g.name != reference {
+                if let paired = Self.pairedChange(g.runs, against: refRuns) {
+                    delta = paired.n > 1 ? String(format: "%+.2f%% ± %.2f", paired.mean, paired.sd) : String(format: "%+.2f%%", paired.mean)
+                    noise = paired.n > 1 ? (abs(paired.mean) > 2 * paired.se ? "yes" : "no") : ""
+                } else {
+                    delta = String(format: "%+.2f%%", (ppl.mean / ref.mean - 1) * 100)
+                    let se = (ppl.se * ppl.se + ref.se * ref.se).squareRoot()
+                    noise = ppl.n > 1 || ref.n > 1 ? (abs(ppl.mean - ref.mean) > 2 * se ? "yes" : "no") : ""
+                }
             }
             let cells = [g.name, first.kind] + Self.settingColumns.map { first.settings[$0] ?? "" }
                 + [String(g.runs.count), loss.n > 0 ? loss.text("%.4f") : "", ppl.text("%.3f"), delta, noise,
@@ -100,6 +108,13 @@ public struct AblationReport {
         out += "\nPlots: [loss curves](loss-curves.svg), [perplexity per domain](perplexity-by-domain.svg). "
         out += "Every run: results.csv.\n"
         return out
+    }
+
+    /// Per-seed relative change in % (runs matched by seed), when both sides have at least one seed in common.
+    public static func pairedChange(_ runs: [RunResult], against reference: [RunResult]) -> Summary? {
+        let bySeed = Dictionary(reference.compactMap { r in r.seed.map { ($0, r.perplexity) } }, uniquingKeysWith: { a, _ in a })
+        let changes = runs.compactMap { r in r.seed.flatMap { bySeed[$0] }.map { (r.perplexity / $0 - 1) * 100 } }
+        return changes.isEmpty ? nil : Summary(changes)
     }
 
     // MARK: plots

@@ -26,11 +26,25 @@ final class AblationReportTests: XCTestCase {
         let md = AblationReport(results: runs, compareTo: nil).markdown()
         let row = { (name: String) in md.split(separator: "\n").first { $0.hasPrefix("| \(name) |") }.map(String.init) ?? "" }
         XCTAssertTrue(md.contains("**clm**"), "the first trained arm is the reference by default")
-        XCTAssertTrue(row("fused").contains("91.000 ± 1.000") && row("fused").contains("-9.90%") && row("fused").contains("| yes |"), row("fused"))
+        XCTAssertTrue(row("fused").contains("91.000 ± 1.000") && row("fused").contains("-9.90% ± 0.10") && row("fused").contains("| yes |"), row("fused"))
         XCTAssertTrue(row("close").contains("| no |"), row("close"))
+        XCTAssertTrue(row("ens").contains("-5.94%") && row("ens").contains("| yes |"), "a baseline compares unpaired: \(row("ens"))")
         XCTAssertTrue(row("ens").contains("95.000") && row("ens").contains("| ensemble |"), row("ens"))
         XCTAssertTrue(row("clm").contains("a,b"), "settings are shown")
         XCTAssertTrue(md.contains("| fused | 182.00 ± 2.00 |"), "per-domain table")
+    }
+
+    /// The same seed orders the blocks the same way in every arm: a consistent small gain is beyond noise even
+    /// when the seeds' spread is larger than the gain.
+    func testPairedChangeSeesAConsistentGainThatTheSpreadHides() {
+        let ref = [300.0, 310, 320].enumerated().map { result("clm", seed: UInt64($0), ppl: $1) }
+        let arm = [298.5, 308.4, 318.5].enumerated().map { result("fused", seed: UInt64($0), ppl: $1) }
+        let paired = AblationReport.pairedChange(arm, against: ref)!
+        XCTAssertEqual(paired.n, 3)
+        XCTAssertEqual(paired.mean, ((298.5 / 300 + 308.4 / 310 + 318.5 / 320) / 3 - 1) * 100, accuracy: 1e-9)
+        let md = AblationReport(results: ref + arm, compareTo: "clm").markdown()
+        XCTAssertTrue(md.split(separator: "\n").first { $0.hasPrefix("| fused |") }!.contains("| yes |"), md)
+        XCTAssertNil(AblationReport.pairedChange([result("b", seed: nil, ppl: 1)], against: ref))
     }
 
     func testCSVQuotesFieldsWithCommas() {
