@@ -101,6 +101,11 @@ arms:
   - {name: mince-experts, sources: [expert-prose, expert-code, expert-handbook]}
 baselines:
   - {name: target-before, model: $target}
+  - {name: expert-prose, model: ${experts[0]}}
+  - {name: expert-code, model: ${experts[1]}}
+  - {name: expert-handbook, model: ${experts[2]}}
+  - {name: source-bpe, model: $out/source-bpe/final}
+  - {name: smollm2, model: $smol}
   - {name: ensemble-experts, ensemble: [${experts[0]}, ${experts[1]}, ${experts[2]}]}
   - {name: merge-linear-experts, merge: $out/merge-linear.yaml}
   - {name: merge-ties-experts, merge: $out/merge-ties.yaml}

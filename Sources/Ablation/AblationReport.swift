@@ -72,7 +72,8 @@ public struct AblationReport {
             out += "Δ compares with **\(reference)**. Runs with the same seed see the blocks in the same order, so where "
                 + "both have seeds Δ is paired: the mean ± sd over seeds of each seed's relative change, and \"beyond noise\" "
                 + "means |mean| > 2·sd/√n. Otherwise (a baseline evaluated once) Δ is the change of the means and \"beyond "
-                + "noise\" means it exceeds twice the standard error √(sd²/n + sd_ref²/n_ref).\n\n"
+                + "noise\" means it exceeds twice the standard error √(sd²/n + sd_ref²/n_ref). A model with another tokenizer "
+                + "has no Δ: compare bits per byte.\n\n"
         }
         out += "| run | kind | fusion | vocab map | λ | k | sources | n | final CLM loss | perplexity | Δ | beyond noise | bits/byte |\n"
         out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
@@ -84,7 +85,10 @@ public struct AblationReport {
             let loss = Summary(g.runs.compactMap(\.finalCLMLoss))
             var delta = "", noise = ""
             if let ref, let refRuns, g.name != reference {
-                if let paired = Self.pairedChange(g.runs, against: refRuns) {
+                if first.tokens != refRuns[0].tokens {
+                    // Another tokenizer cuts the same text into other tokens: perplexities do not compare (bits/byte do).
+                    delta = "(other tokenizer)"
+                } else if let paired = Self.pairedChange(g.runs, against: refRuns) {
                     delta = paired.n > 1 ? String(format: "%+.2f%% ± %.2f", paired.mean, paired.sd) : String(format: "%+.2f%%", paired.mean)
                     noise = paired.n > 1 ? (abs(paired.mean) > 2 * paired.se ? "yes" : "no") : ""
                 } else {

@@ -31,6 +31,10 @@ final class AblationReportTests: XCTestCase {
         XCTAssertTrue(row("ens").contains("-5.94%") && row("ens").contains("| yes |"), "a baseline compares unpaired: \(row("ens"))")
         XCTAssertTrue(row("ens").contains("95.000") && row("ens").contains("| ensemble |"), row("ens"))
         XCTAssertTrue(row("clm").contains("a,b"), "settings are shown")
+        var other = result("smol", seed: nil, ppl: 20, kind: "model")
+        other.tokens = 7
+        let withOther = AblationReport(results: runs + [other], compareTo: nil).markdown()
+        XCTAssertTrue(withOther.contains("| (other tokenizer) |"), withOther)
         XCTAssertTrue(md.contains("| fused | 182.00 ± 2.00 |"), "per-domain table")
     }
 
