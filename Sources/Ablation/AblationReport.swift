@@ -123,20 +123,40 @@ public struct AblationReport {
 
     // MARK: plots
 
-    /// CLM loss against step for every trained arm: the mean over its seeds, smoothed over 10 steps.
+    /// CLM loss against step for every trained arm (the mean over its seeds, smoothed over 10 steps); below it, the
+    /// same curves minus the reference arm's, where arms that overlap on the first chart come apart.
     public func lossCurvesSVG() -> String {
-        let series: [SVGChart.Series] = groups.compactMap { g in
-            let curves = g.runs.map(\.clmLossCurve).filter { !$0.isEmpty }
-            guard !curves.isEmpty else { return nil }
+        let curves: [(name: String, seeds: Int, points: [(Double, Double)])] = groups.compactMap { g in
+            let runs = g.runs.map(\.clmLossCurve).filter { !$0.isEmpty }
+            guard !runs.isEmpty else { return nil }
             var byStep: [Double: [Double]] = [:]
-            for c in curves { for p in c { byStep[p[0], default: []].append(p[1]) } }
+            for c in runs { for p in c { byStep[p[0], default: []].append(p[1]) } }
             let steps = byStep.keys.sorted()
             let mean = steps.map { byStep[$0]!.reduce(0, +) / Double(byStep[$0]!.count) }
-            return SVGChart.Series(name: "\(g.name) (\(curves.count) seed\(curves.count == 1 ? "" : "s"))",
-                                   points: Array(zip(steps, SVGChart.movingAverage(mean, window: 10))))
+            return (g.name, runs.count, Array(zip(steps, SVGChart.movingAverage(mean, window: 10))))
         }
-        return SVGChart.lines(series, title: "Training CLM loss (mean over seeds, 10-step moving average)",
-                              xLabel: "step", yLabel: "CLM loss")
+        let series = curves.map { SVGChart.Series(name: "\($0.name) (\($0.seeds) seed\($0.seeds == 1 ? "" : "s"))", points: $0.points) }
+        var charts = [SVGChart.LineChart(title: "Training CLM loss (mean over seeds, 10-step moving average)",
+                                         yLabel: "CLM loss", series: series)]
+        if let reference, let refRuns = groups.first(where: { $0.name == reference })?.runs {
+            // Paired by seed, as in results.md: each seed's curve minus the reference's curve at that seed.
+            let refCurve = Dictionary(refRuns.compactMap { r in r.seed.map { ($0, Dictionary(r.clmLossCurve.map { ($0[0], $0[1]) }, uniquingKeysWith: { a, _ in a })) } },
+                                      uniquingKeysWith: { a, _ in a })
+            let differences: [SVGChart.Series] = groups.compactMap { g in
+                var byStep: [Double: [Double]] = [:]
+                for r in g.runs {
+                    guard let seed = r.seed, let base = refCurve[seed] else { continue }
+                    for p in r.clmLossCurve { if let b = base[p[0]] { byStep[p[0], default: []].append(p[1] - b) } }
+                }
+                guard !byStep.isEmpty else { return nil }
+                let steps = byStep.keys.sorted()
+                let mean = steps.map { byStep[$0]!.reduce(0, +) / Double(byStep[$0]!.count) }
+                return SVGChart.Series(name: g.name, points: Array(zip(steps, SVGChart.movingAverage(mean, window: 10))))
+            }
+            charts.append(SVGChart.LineChart(title: "CLM loss minus \(reference)'s at the same seed (below 0: lower than \(reference))",
+                                             yLabel: "Δ CLM loss", series: differences))
+        }
+        return SVGChart.lines(charts, xLabel: "step")
     }
 
     /// One panel per domain (and all data): each run's mean perplexity, with its seed spread as an error bar.

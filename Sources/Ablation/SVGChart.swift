@@ -70,20 +70,45 @@ public enum SVGChart {
         """
     }
 
+    public struct LineChart {
+        public let title: String, yLabel: String
+        public let series: [Series]
+        public init(title: String, yLabel: String, series: [Series]) {
+            self.title = title
+            self.yLabel = yLabel
+            self.series = series
+        }
+    }
+
     /// A line per series with axes, ticks and a legend on the right.
     public static func lines(_ series: [Series], title: String, xLabel: String, yLabel: String) -> String {
-        let width = 960, height = 540, left = 70.0, top = 40.0, plotW = 600.0, plotH = 440.0
-        let all = series.flatMap(\.points)
-        guard !all.isEmpty else {
-            return document(width: width, height: height, "<text x=\"20\" y=\"30\">\(escape(title)): no data</text>\n")
+        lines([LineChart(title: title, yLabel: yLabel, series: series)], xLabel: xLabel)
+    }
+
+    /// Line charts stacked top to bottom over the same x quantity (series keep their colour across charts).
+    public static func lines(_ charts: [LineChart], xLabel: String) -> String {
+        let width = 960, chartHeight = 560.0
+        var body = ""
+        var height = 0.0
+        for (c, chart) in charts.enumerated() {
+            let oy = Double(c) * chartHeight
+            body += lineChartBody(chart, xLabel: xLabel, top: oy)
+            height = max(height, oy + max(chartHeight, 70 + Double(chart.series.count) * 18))
         }
+        return document(width: width, height: Int(height), body)
+    }
+
+    private static func lineChartBody(_ chart: LineChart, xLabel: String, top oy: Double) -> String {
+        let left = 70.0, top = oy + 40, plotW = 600.0, plotH = 440.0
+        let all = chart.series.flatMap(\.points)
+        var body = "<text x=\"\(left)\" y=\"\(number(oy + 24))\" font-size=\"15\">\(escape(chart.title))\(all.isEmpty ? ": no data" : "")</text>\n"
+        guard !all.isEmpty else { return body }
         let xs = all.map(\.0), ys = all.map(\.1)
         let (x0, x1) = (xs.min()!, max(xs.max()!, xs.min()! + 1))
         let pad = max((ys.max()! - ys.min()!) * 0.05, 1e-6)
         let (y0, y1) = (ys.min()! - pad, ys.max()! + pad)
         func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * plotW }
         func py(_ y: Double) -> Double { top + (1 - (y - y0) / (y1 - y0)) * plotH }
-        var body = "<text x=\"\(left)\" y=\"24\" font-size=\"15\">\(escape(title))</text>\n"
         body += axes(left: left, top: top, width: plotW, height: plotH)
         for t in ticks(x0, x1) {
             body += "<text x=\"\(number(px(t)))\" y=\"\(number(top + plotH + 16))\" text-anchor=\"middle\">\(tickLabel(t))</text>\n"
@@ -92,16 +117,16 @@ public enum SVGChart {
             body += "<line x1=\"\(left)\" x2=\"\(left + plotW)\" y1=\"\(number(py(t)))\" y2=\"\(number(py(t)))\" stroke=\"#e5e5e5\"/>\n"
             body += "<text x=\"\(left - 6)\" y=\"\(number(py(t) + 4))\" text-anchor=\"end\">\(tickLabel(t))</text>\n"
         }
-        body += "<text x=\"\(left + plotW / 2)\" y=\"\(top + plotH + 36)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        body += "<text transform=\"translate(18 \(top + plotH / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
-        for (i, s) in series.enumerated() where !s.points.isEmpty {
+        body += "<text x=\"\(left + plotW / 2)\" y=\"\(number(top + plotH + 36))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
+        body += "<text transform=\"translate(18 \(number(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(chart.yLabel))</text>\n"
+        for (i, s) in chart.series.enumerated() where !s.points.isEmpty {
             let path = s.points.map { "\(number(px($0.0))),\(number(py($0.1)))" }.joined(separator: " ")
             body += "<polyline fill=\"none\" stroke=\"\(color(i))\" stroke-width=\"1.6\" points=\"\(path)\"><title>\(escape(s.name))</title></polyline>\n"
             let y = top + 10 + Double(i) * 18
-            body += "<line x1=\"\(left + plotW + 20)\" x2=\"\(left + plotW + 44)\" y1=\"\(y)\" y2=\"\(y)\" stroke=\"\(color(i))\" stroke-width=\"3\"/>\n"
-            body += "<text x=\"\(left + plotW + 50)\" y=\"\(y + 4)\">\(escape(s.name))</text>\n"
+            body += "<line x1=\"\(left + plotW + 20)\" x2=\"\(left + plotW + 44)\" y1=\"\(number(y))\" y2=\"\(number(y))\" stroke=\"\(color(i))\" stroke-width=\"3\"/>\n"
+            body += "<text x=\"\(left + plotW + 50)\" y=\"\(number(y + 4))\">\(escape(s.name))</text>\n"
         }
-        return document(width: width, height: max(height, Int(top) + 30 + series.count * 18), body)
+        return body
     }
 
     /// Small multiples: one bar panel per entry, each with its own y range (zoomed on its bars), three per row,

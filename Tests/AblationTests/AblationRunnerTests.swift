@@ -98,7 +98,8 @@ final class AblationRunnerTests: XCTestCase {
             XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("</svg>"), plot)
         }
         let svg = try String(contentsOf: out.appendingPathComponent("loss-curves.svg"), encoding: .utf8)
-        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 3, "one curve per trained arm")
+        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 2 * 3, "one curve per trained arm, and its difference to clm")
+        XCTAssertTrue(svg.contains("CLM loss minus clm's at the same seed"))
         let events = try String(contentsOf: out.appendingPathComponent("ablation.jsonl"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(events.count, 11)
     }
