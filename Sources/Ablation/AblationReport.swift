@@ -161,12 +161,18 @@ public struct AblationReport {
 
     /// One panel per domain (and all data): each run's mean perplexity, with its seed spread as an error bar.
     public func perplexityByDomainSVG() -> String {
+        // Perplexities compare only over one tokenization: runs with another tokenizer (other token counts on the
+        // same text) are left out; results.md lists their bits per byte.
+        let refTokens = reference.flatMap { name in groups.first { $0.name == name } }?.runs.first?.tokens
+        let comparable = groups.filter { refTokens == nil || $0.runs.first?.tokens == refTokens }
         let panels = (["all"] + domains).map { d in
-            SVGChart.BarPanel(title: d, bars: groups.map { g in
+            SVGChart.BarPanel(title: d, bars: comparable.map { g in
                 let s = perplexity(g.runs, domain: d == "all" ? nil : d)
                 return (g.name, s.mean, s.sd)
             }.filter { $0.1.isFinite && $0.1 > 0 })
         }
-        return SVGChart.barPanels(panels, title: "Held-out perplexity per domain (mean ± sd over seeds; axes do not start at 0)")
+        let left = groups.count - comparable.count
+        return SVGChart.barPanels(panels, title: "Held-out perplexity per domain (mean ± sd over seeds; axes do not start at 0"
+                                    + (left > 0 ? "; \(left) run\(left == 1 ? "" : "s") with another tokenizer left out)" : ")"))
     }
 }

@@ -35,6 +35,9 @@ final class AblationReportTests: XCTestCase {
         other.tokens = 7
         let withOther = AblationReport(results: runs + [other], compareTo: nil).markdown()
         XCTAssertTrue(withOther.contains("| (other tokenizer) |"), withOther)
+        let bars = AblationReport(results: runs + [other], compareTo: nil).perplexityByDomainSVG()
+        XCTAssertFalse(bars.contains(">smol<"), "no perplexity bar for another tokenizer")
+        XCTAssertTrue(bars.contains("1 run with another tokenizer left out"))
         XCTAssertTrue(md.contains("| fused | 182.00 ± 2.00 |"), "per-domain table")
     }
 
