@@ -3,7 +3,7 @@
 # machine, with the same threads. Run it on a quiet machine (nothing else busy); numbers go to docs/performance.md.
 #
 #   bash scripts/bench.sh            # ~15 minutes on 2 cores; installs the Python references with pip if missing
-#   THREADS=2 JSON_DIR=/tmp/b bash scripts/bench.sh
+#   THREADS=2 JSON_DIR=/tmp/b bash scripts/bench.sh   # JSON_DIR: keep (and reuse) each benchmark's JSON
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
@@ -17,10 +17,13 @@ if ! python3 -c "import torch, transformers, tokenizers, sentencepiece, gguf, ac
   echo "installing the Python references (torch CPU, transformers, tokenizers, …)" >&2
   pip install -q "torch==2.13.0+cpu" transformers tokenizers sentencepiece safetensors gguf accelerate protobuf editdistance >&2
 fi
-run() {  # name, then the bench arguments
+run() {  # name, then the bench arguments (a benchmark whose JSON is already in JSON_DIR is not run again)
   local name=$1; shift
+  [ -s "$out/$name.json" ] && return
   echo "bench $name: $*" >&2
-  $bin bench "$@" --threads "$threads" --json > "$out/$name.json"
+  local threads_flag=(--threads "$threads")
+  [ "$1" = tokenize ] && threads_flag=()   # one thread by design
+  $bin bench "$@" "${threads_flag[@]}" --json > "$out/$name.json.tmp" && mv "$out/$name.json.tmp" "$out/$name.json"
 }
 smol=(--vocab 49152 --hidden 576 --intermediate 1536 --layers 30 --heads 9 --kv-heads 3 --seq 256 --batch 1 --steps 3 --warmup 1)
 run train train --torch

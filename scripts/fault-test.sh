@@ -17,7 +17,7 @@ if ! mount -t tmpfs -o size=4m tmpfs "$mnt" 2>/dev/null; then
 fi
 trap 'umount "$mnt" 2>/dev/null || true' EXIT
 say() { printf '\n== %s\n' "$*" >&2; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source scripts/lib/faults.sh
 train_data=(data/sample/minipile/train-00000-of-00002.parquet)
 
 # expect_clean_failure LOG PATTERN…: non-zero exit already seen; the error is one line naming each pattern.
@@ -29,20 +29,6 @@ expect_error() {  # log patterns…
   echo "  error: $(grep -v '^step \|^target tokens\|^model:' "$log" | tail -1 | cut -c1-220)" >&2
 }
 
-# Every visible checkpoint/final directory is complete (safetensors length matches its header).
-check_complete() {  # dir
-  for c in "$1"/checkpoint-* "$1"/final; do
-    [ -d "$c" ] || continue
-    python3 - "$c/model.safetensors" <<'PY' || fail "$c is visible but incomplete"
-import json, os, struct, sys
-p = sys.argv[1]; size = os.path.getsize(p)
-with open(p, 'rb') as f:
-    n = struct.unpack('<Q', f.read(8))[0]; header = json.loads(f.read(n))
-end = max(v['data_offsets'][1] for k, v in header.items() if k != '__metadata__')
-sys.exit(0 if 8 + n + end == size else 1)
-PY
-  done
-}
 
 targs=(train --data "${train_data[@]}" --model-config data/configs/target-tiny.json
        --tokenizer data/tokenizers/target-spm/tokenizer.model --steps 30 --batch-size 2 --block-size 128

@@ -19,7 +19,7 @@ mkdir -p "$work"
 train_data=(data/sample/minipile/train-00000-of-00002.parquet)
 valid=data/sample/minipile/validation-00000-of-00001.parquet
 say() { printf '\n== %s\n' "$*" >&2; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source scripts/lib/faults.sh
 RANDOM=${SEED:-7}
 
 # Runs "$@" in the background and kills it with SIGKILL after a random 0.5–8 s (unless it finishes first).
@@ -41,18 +41,7 @@ check_no_partial() {  # dir
   local stray
   stray=$(find "$1" -maxdepth 3 \( -name '.*tmp-*' -o -name '.*partial*' \) 2>/dev/null | head -3 || true)
   [ -z "$stray" ] || echo "  note: temporary names present while interrupted (removed or reused on restart): $stray" >&2
-  for c in "$1"/checkpoint-* "$1"/final; do
-    [ -d "$c" ] || continue
-    [ -f "$c/model.safetensors" ] && [ -f "$c/config.json" ] || fail "$c is visible but incomplete"
-    python3 - "$c/model.safetensors" <<'PY' || fail "$c/model.safetensors is corrupt"
-import json, os, struct, sys
-p = sys.argv[1]; size = os.path.getsize(p)
-with open(p, 'rb') as f:
-    n = struct.unpack('<Q', f.read(8))[0]; header = json.loads(f.read(n))
-end = max(v['data_offsets'][1] for k, v in header.items() if k != '__metadata__')
-sys.exit(0 if 8 + n + end == size else 1)
-PY
-  done
+  check_complete "$1"
 }
 
 losses() { python3 -c "import json,sys; [print(r['step'], repr(r['loss'])) for r in map(json.loads, open(sys.argv[1])) if 'loss' in r]" "$1"; }

@@ -16,19 +16,12 @@
 # REPORT_DIR (where the table and plots are copied; default docs/reproduction).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-bash scripts/fetch-models.sh
-swift build -c release --product fusellm >&2
-bin=.build/release/fusellm
-
+source scripts/lib/pipeline.sh
 out=${OUT:-checkpoints/reproduction}
 docs=${DOCS:-64}
 steps=${STEPS:-150}
-smol=checkpoints/SmolLM2-135M-Instruct.Q4_1.gguf
-train=(data/sample/minipile/train-00000-of-00002.parquet data/sample/minipile/train-00001-of-00002.parquet)
 heldout=(data/sample/minipile/validation-00000-of-00001.parquet data/sample/minipile/test-00000-of-00001.parquet)
-mkdir -p "$out"
-source scripts/lib/pipeline.sh
+set_up_and_build   # apt packages, SmolLM2, the release binary; sets bin, smol, train; creates $out
 began=$(date +%s)
 
 # 1. Models.

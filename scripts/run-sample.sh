@@ -13,19 +13,12 @@
 # Knobs (environment): OUT (run directory), DOCS (documents for fusion), STEPS (continual-training steps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-bash scripts/fetch-models.sh
-swift build -c release --product fusellm >&2
-bin=.build/release/fusellm
-
+source scripts/lib/pipeline.sh
 out=${OUT:-checkpoints/sample}
 docs=${DOCS:-16}
 steps=${STEPS:-50}
-smol=checkpoints/SmolLM2-135M-Instruct.Q4_1.gguf
-train=(data/sample/minipile/train-00000-of-00002.parquet data/sample/minipile/train-00001-of-00002.parquet)
 valid=data/sample/minipile/validation-00000-of-00001.parquet
-mkdir -p "$out"
-source scripts/lib/pipeline.sh
+set_up_and_build   # apt packages, SmolLM2, the release binary; sets bin, smol, train; creates $out
 
 # 1. Small models trained here from scratch (skipped once final/ exists).
 pretrain_sample_models

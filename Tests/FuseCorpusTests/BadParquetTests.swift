@@ -1,5 +1,6 @@
 @testable import FuseCorpus
 import FuseFormats
+import FuseTensor
 import XCTest
 import TestSupport
 
@@ -145,7 +146,7 @@ final class BadParquetTests: XCTestCase {
     /// Random byte changes and truncations of real files: every outcome is either the texts or a
     /// FormatError — never a crash, a hang, another error type or an unbounded allocation.
     func testRandomCorruptionNeverCrashes() throws {
-        var rng = SplitMix64(seed: 42)
+        var rng = SeededRandom(seed: 42)
         let names = ["parquet/plain-v1-snappy.parquet", "parquet/dict-v2-zstd-nulls.parquet",
                      "parquet/dict-v1-none-nulls.parquet", "parquet/dict-fallback-snappy.parquet",
                      "parquet/plain-v2-snappy.parquet", "parquet/dict-v2-gzip-nulls.parquet", "jsonl/docs.jsonl.zst"]
@@ -181,18 +182,5 @@ final class BadParquetTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(outcomes["error", default: 0], 100)
-    }
-}
-
-/// A small deterministic generator for the tests.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,5 +1,6 @@
 import FuseFormats
 import Foundation
+import FuseTensor
 import XCTest
 import TestSupport
 
@@ -282,7 +283,7 @@ final class GGUFCorruptTests: XCTestCase {
     }
 
     func testRandomByteEditsNeverCrash() throws {
-        var rng = SplitMix(seed: 2024)
+        var rng = SeededRandom(seed: 2024)
         for (fixtureName, rounds) in [("minimal.gguf", 3000), ("types.gguf", 300)] {
             let original = [UInt8](try Data(contentsOf: Fixtures.gguf(fixtureName)))
             let headerEnd = try GGUFFile(url: Fixtures.gguf(fixtureName)).dataOffset
@@ -319,17 +320,5 @@ struct HandMade {
     mutating func header(version: UInt32 = 3, tensors: UInt64, kvs: UInt64) {
         bytes += Array("GGUF".utf8)
         u32(version); u64(tensors); u64(kvs)
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,22 +1,16 @@
 import Foundation
+import FuseTensor
 import TestSupport
 import XCTest
 
 /// Seeded byte-level mutations of a valid file: bit flips, truncation, extreme values written over integer-sized
 /// windows (lengths, counts, offsets), inserted, deleted and duplicated ranges — one to three per case.
 struct Mutator {
-    private var state: UInt64
+    private var random: SeededRandom
 
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    init(seed: UInt64) { random = SeededRandom(seed: seed) }
 
-    /// SplitMix64: tiny, fast, and the same sequence everywhere (so a failing case can be replayed).
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { random.next() }
 
     mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
 

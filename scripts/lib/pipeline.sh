@@ -1,5 +1,16 @@
-# Shell helpers shared by scripts/run-sample.sh and scripts/reproduce.sh (sourced, not run).
-# Expects: $bin (the fusellm binary), $out (the run directory), $train (array of training corpus files).
+# Shell helpers shared by scripts/run-sample.sh and scripts/reproduce.sh (sourced, not run, from the repository root).
+
+# Installs what is missing, fetches SmolLM2, builds the release binary; sets bin, smol and train (the sample's
+# training files) and creates $out.
+set_up_and_build() {
+  bash scripts/setup.sh
+  bash scripts/fetch-models.sh
+  swift build -c release --product fusellm >&2
+  bin=.build/release/fusellm
+  smol=checkpoints/SmolLM2-135M-Instruct.Q4_1.gguf
+  train=(data/sample/minipile/train-00000-of-00002.parquet data/sample/minipile/train-00001-of-00002.parquet)
+  mkdir -p "$out"
+}
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
