@@ -24,6 +24,9 @@ public struct AblationConfig {
     public var baselines: [Baseline]
     /// The arm other arms are compared with in results.md (default: the first trained arm).
     public var compareTo: String?
+    /// Delete a finished run's checkpoint-*/ directories once its result is written (final/ stays): a grid of
+    /// runs otherwise keeps a full training state (weights + AdamW moments) per run.
+    public var pruneCheckpoints = true
     public let source: String
 
     public struct EvalSettings {
@@ -68,7 +71,7 @@ public struct AblationConfig {
     }
 
     static let topLevelKeys = ["output", "prepared", "init_from", "target_dump", "sources", "align_cache", "train", "eval",
-                               "seeds", "grid", "arms", "baselines", "compare_to"]
+                               "seeds", "grid", "arms", "baselines", "compare_to", "prune_checkpoints"]
     static let gridKeys = ["fusion", "vocab_map", "lambda", "top_k", "sources"]
     static let armKeys = ["name"] + gridKeys
     static let evalKeys = ["data", "block_size", "text_field", "domain_field"]
@@ -99,6 +102,10 @@ public struct AblationConfig {
             alignCache: try top["align_cache"].map { try reader.string($0, item: "align_cache") },
             train: [], eval: EvalSettings(data: []), seeds: [42], grid: Grid(), arms: [], baselines: [],
             compareTo: try top["compare_to"].map { try reader.string($0, item: "compare_to") }, source: source)
+        if let prune = top["prune_checkpoints"] {
+            guard let flag = prune as? Bool else { throw reader.fail("prune_checkpoints", "expected true or false") }
+            config.pruneCheckpoints = flag
+        }
         let sourceNames = Set(sourceList.map(\.name))
         guard sourceNames.count == sourceList.count else { throw reader.fail("sources", "a source name appears twice") }
 

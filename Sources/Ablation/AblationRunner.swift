@@ -64,6 +64,7 @@ public final class AblationRunner {
             let resultURL = job.directory.appendingPathComponent("result.json")
             if FileManager.default.fileExists(atPath: resultURL.path) {
                 results.append(try RunResult.read(resultURL))
+                if config.pruneCheckpoints { pruneCheckpoints(in: job.directory) }
                 log("\(label): done before, skipped")
                 continue
             }
@@ -77,6 +78,7 @@ public final class AblationRunner {
                 throw AblationError("\(job.name)\(job.seed.map { " seed \($0)" } ?? ""): \(error)")
             }
             try result.write(resultURL)
+            if config.pruneCheckpoints { pruneCheckpoints(in: job.directory) }
             results.append(result)
             ranThisTime += 1
             let elapsed = Date().timeIntervalSince(started)
@@ -136,6 +138,19 @@ public final class AblationRunner {
                          perplexity: e.perplexity, bitsPerByte: e.bitsPerByte, tokens: e.tokens,
                          domainPerplexity: e.domainPerplexity, domainBitsPerByte: e.domainBitsPerByte,
                          steps: nil, clmLossCurve: [], seconds: Date().timeIntervalSince(began))
+    }
+
+    /// A finished run needs only final/ (evaluated, in result.json): its checkpoints go, each renamed to a hidden
+    /// name before it is deleted so that a kill mid-way never leaves a visible half checkpoint.
+    private func pruneCheckpoints(in dir: URL) {
+        let fm = FileManager.default
+        for name in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] {
+            if name.hasSuffix(".old.partial-pruned") { try? fm.removeItem(at: dir.appendingPathComponent(name)) }  // a killed prune
+            guard name.hasPrefix("checkpoint-") else { continue }
+            let hidden = dir.appendingPathComponent(".\(name).old.partial-pruned")
+            guard (try? fm.moveItem(at: dir.appendingPathComponent(name), to: hidden)) != nil else { continue }
+            try? fm.removeItem(at: hidden)
+        }
     }
 
     /// A run directory remembers what it was started with, so a changed setting under an old name is caught

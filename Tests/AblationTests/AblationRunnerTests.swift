@@ -29,6 +29,7 @@ final class AblationRunnerTests: XCTestCase {
                 }
                 try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
                 try Data().write(to: dir.appendingPathComponent("final/model.safetensors"))
+                try fm.createDirectory(at: dir.appendingPathComponent("checkpoint-000010"), withIntermediateDirectories: true)
             case "eval":
                 let key = arguments.filter { !$0.hasSuffix(".json") }.joined(separator: " ")
                 let ppl = 100 + Double(abs(key.hashValue % 1000)) / 100
@@ -100,6 +101,10 @@ final class AblationRunnerTests: XCTestCase {
         let svg = try String(contentsOf: out.appendingPathComponent("loss-curves.svg"), encoding: .utf8)
         XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 2 * 3, "one curve per trained arm, and its difference to clm")
         XCTAssertTrue(svg.contains("CLM loss minus clm's at the same seed"))
+        let run = out.appendingPathComponent("arms/mince/seed-1")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("final/model.safetensors").path))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run.path).filter { $0.contains("checkpoint-") }, [],
+                       "a finished run's checkpoints are pruned")
         let events = try String(contentsOf: out.appendingPathComponent("ablation.jsonl"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(events.count, 11)
     }
@@ -126,6 +131,16 @@ final class AblationRunnerTests: XCTestCase {
         XCTAssertEqual(second.calls[0][0], "train")
         XCTAssertTrue(second.calls[0].contains("--resume"))
         XCTAssertTrue(second.calls[0].contains(run.path))
+    }
+
+    func testPruneCheckpointsFalseKeepsThem() throws {
+        let out = temporaryDirectory("ablation-keep")
+        var config = try makeConfig(out)
+        config.pruneCheckpoints = false
+        let runner = AblationRunner(config: config, commands: FakeCommands())
+        runner.log = { _ in }
+        try runner.run()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("arms/clm/seed-2/checkpoint-000010").path))
     }
 
     func testAChangedArmUnderAnOldNameIsRefused() throws {
