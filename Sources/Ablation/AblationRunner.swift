@@ -32,6 +32,20 @@ public final class AblationRunner {
         public let seed: UInt64?
         public let directory: URL
         let work: () throws -> RunResult
+        /// Written when the run is finished; a run that has it is not run again.
+        public var resultURL: URL { directory.appendingPathComponent("result.json") }
+    }
+
+    /// Where an arm's run at `seed` trains and keeps its results.
+    public func directory(of arm: AblationArm, seed: UInt64) -> URL {
+        output.appendingPathComponent("arms/\(arm.name)/seed-\(seed)")
+    }
+
+    /// The results of the runs finished so far, in job order.
+    public func finishedResults() throws -> [RunResult] {
+        try jobs().compactMap { job in
+            FileManager.default.fileExists(atPath: job.resultURL.path) ? try RunResult.read(job.resultURL) : nil
+        }
     }
 
     /// Every run of the ablation, trained arms (by arm, then seed) before baselines.
@@ -39,7 +53,7 @@ public final class AblationRunner {
         var jobs: [Job] = []
         for arm in try config.expandArms() {
             for seed in config.seeds {
-                let dir = output.appendingPathComponent("arms/\(arm.name)/seed-\(seed)")
+                let dir = directory(of: arm, seed: seed)
                 jobs.append(Job(name: arm.name, seed: seed, directory: dir) { try self.train(arm, seed: seed, in: dir) })
             }
         }
@@ -61,9 +75,8 @@ public final class AblationRunner {
         defer { if !results.isEmpty { try? writeReports(results) } }
         for (i, job) in all.enumerated() {
             let label = "[\(i + 1)/\(all.count)] \(job.name)\(job.seed.map { " seed \($0)" } ?? "")"
-            let resultURL = job.directory.appendingPathComponent("result.json")
-            if FileManager.default.fileExists(atPath: resultURL.path) {
-                results.append(try RunResult.read(resultURL))
+            if FileManager.default.fileExists(atPath: job.resultURL.path) {
+                results.append(try RunResult.read(job.resultURL))
                 if config.pruneCheckpoints { pruneCheckpoints(in: job.directory) }
                 log("\(label): done before, skipped")
                 continue
@@ -77,7 +90,7 @@ public final class AblationRunner {
             } catch {
                 throw AblationError("\(job.name)\(job.seed.map { " seed \($0)" } ?? ""): \(error)")
             }
-            try result.write(resultURL)
+            try result.write(job.resultURL)
             if config.pruneCheckpoints { pruneCheckpoints(in: job.directory) }
             results.append(result)
             ranThisTime += 1
@@ -140,16 +153,13 @@ public final class AblationRunner {
                          steps: nil, clmLossCurve: [], seconds: Date().timeIntervalSince(began))
     }
 
-    /// A finished run needs only final/ (evaluated, in result.json): its checkpoints go, each renamed to a hidden
-    /// name before it is deleted so that a kill mid-way never leaves a visible half checkpoint.
+    /// A finished run needs only final/ (evaluated, in result.json): its checkpoints go (renamed away before they
+    /// are deleted, so a kill never leaves a visible half checkpoint), with what a killed prune left.
     private func pruneCheckpoints(in dir: URL) {
-        let fm = FileManager.default
-        for name in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] {
-            if name.hasSuffix(".old.partial-pruned") { try? fm.removeItem(at: dir.appendingPathComponent(name)) }  // a killed prune
-            guard name.hasPrefix("checkpoint-") else { continue }
-            let hidden = dir.appendingPathComponent(".\(name).old.partial-pruned")
-            guard (try? fm.moveItem(at: dir.appendingPathComponent(name), to: hidden)) != nil else { continue }
-            try? fm.removeItem(at: hidden)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] {
+            let url = dir.appendingPathComponent(name)
+            if AtomicFile.isLeftover(name) { try? FileManager.default.removeItem(at: url) }
+            if name.hasPrefix("checkpoint-") { AtomicFile.removeDirectory(url) }
         }
     }
 
@@ -178,16 +188,7 @@ public final class AblationRunner {
     }
 
     private func appendEvent(_ record: [String: Any]) throws {
-        var line = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
-        line.append(0x0A)
-        let url = output.appendingPathComponent("ablation.jsonl")
-        if let handle = try? FileHandle(forWritingTo: url) {
-            defer { try? handle.close() }
-            try handle.seekToEnd()
-            try handle.write(contentsOf: line)
-        } else {
-            try line.write(to: url)
-        }
+        try JSONLines.append(record, to: output.appendingPathComponent("ablation.jsonl"))
     }
 
     static func duration(_ seconds: Double) -> String {

@@ -81,6 +81,51 @@ public enum AtomicFile {
         try write(to: url) { try $0.write(contentsOf: data) }
     }
 
+    /// A hidden sibling of `url` that holds it while it is built or removed (".NAME.partial-PID",
+    /// ".NAME.old.partial-PID"): a killed process leaves only names that `isLeftover` recognises.
+    static func hiddenSibling(of url: URL, _ role: String) -> URL {
+        url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(role)-\(ProcessInfo.processInfo.processIdentifier)")
+    }
+
+    /// A directory entry a killed `publishDirectory` or `removeDirectory` left behind.
+    public static func isLeftover(_ name: String) -> Bool { name.hasPrefix(".") && name.contains(".partial") }
+
+    /// Builds a directory with `fill` under a hidden sibling name, then renames it to `url` (an existing one is
+    /// moved aside and removed), so a reader never sees a half-built directory under the final name.
+    public static func publishDirectory(_ url: URL, what: String, _ fill: (URL) throws -> Void) throws {
+        let fm = FileManager.default
+        let staging = hiddenSibling(of: url, "partial")
+        try? fm.removeItem(at: staging)
+        do {
+            try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+        } catch {
+            throw FormatError(url: url, "cannot create \(what) (\(FormatError.reason(error)))")
+        }
+        do {
+            try fill(staging)
+        } catch {
+            try? fm.removeItem(at: staging)
+            throw error
+        }
+        if fm.fileExists(atPath: url.path) {
+            let old = hiddenSibling(of: url, "old.partial")
+            try rename(url, to: old)
+            try rename(staging, to: url)
+            try? fm.removeItem(at: old)
+        } else {
+            try rename(staging, to: url)
+        }
+    }
+
+    /// Deletes a directory by renaming it to a hidden sibling first: deleting in place goes one file at a time,
+    /// and a kill in between would leave a visible directory missing some of its files.
+    public static func removeDirectory(_ url: URL) {
+        let hidden = hiddenSibling(of: url, "old.partial")
+        guard Foundation.rename(url.path, hidden.path) == 0 else { return }
+        try? FileManager.default.removeItem(at: hidden)
+    }
+
     /// rename(2): atomic replacement of a file, or of an empty/nonexistent directory.
     public static func rename(_ from: URL, to: URL) throws {
         if Foundation.rename(from.path, to.path) != 0 {

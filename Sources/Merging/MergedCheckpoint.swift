@@ -11,16 +11,7 @@ enum MergedCheckpoint {
 
     static func write(_ model: LlamaModel, dtype: DType, maxShardBytes: Int?, tokenizerFiles: [String: Data],
                       recipeText: String?, to output: URL) throws {
-        let fm = FileManager.default
-        let staging = output.deletingLastPathComponent()
-            .appendingPathComponent(".\(output.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
-        try? fm.removeItem(at: staging)
-        do {
-            try fm.createDirectory(at: staging, withIntermediateDirectories: true)
-        } catch {
-            throw FormatError(url: output, "cannot create the output directory (\(FormatError.reason(error)))")
-        }
-        do {
+        try AtomicFile.publishDirectory(output, what: "the output directory") { staging in
             try model.save(to: staging, dtype: dtype, maxShardBytes: maxShardBytes)
             for (name, data) in tokenizerFiles {
                 try AtomicFile.write(data, to: staging.appendingPathComponent(name))
@@ -28,10 +19,6 @@ enum MergedCheckpoint {
             if let recipeText {
                 try AtomicFile.write(Data(recipeText.utf8), to: staging.appendingPathComponent("merge-recipe.yaml"))
             }
-            try AtomicFile.rename(staging, to: output)
-        } catch {
-            try? fm.removeItem(at: staging)
-            throw error
         }
     }
 

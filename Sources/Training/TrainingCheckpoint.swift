@@ -37,36 +37,15 @@ public struct CheckpointStore {
     /// Removes temporary directories left by a run that was killed mid-write.
     public func removeStalePartials() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        for name in names where name.hasPrefix(".") && name.contains(".partial") {
+        for name in names where AtomicFile.isLeftover(name) {
             try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
         }
     }
 
     /// Builds a directory with `fill`, then moves it to `name` (replacing an older one of that name).
     public func publish(name: String, _ fill: (URL) throws -> Void) throws -> URL {
-        let fm = FileManager.default
         let final = directory.appendingPathComponent(name)
-        let partial = directory.appendingPathComponent(".\(name).partial-\(ProcessInfo.processInfo.processIdentifier)")
-        try? fm.removeItem(at: partial)
-        do {
-            try fm.createDirectory(at: partial, withIntermediateDirectories: true)
-        } catch {
-            throw FormatError(url: directory, "cannot create checkpoint directory (\(FormatError.reason(error)))")
-        }
-        do {
-            try fill(partial)
-        } catch {
-            try? fm.removeItem(at: partial)
-            throw error
-        }
-        if fm.fileExists(atPath: final.path) {
-            let old = directory.appendingPathComponent(".\(name).old.partial-\(ProcessInfo.processInfo.processIdentifier)")
-            try AtomicFile.rename(final, to: old)
-            try AtomicFile.rename(partial, to: final)
-            try? fm.removeItem(at: old)
-        } else {
-            try AtomicFile.rename(partial, to: final)
-        }
+        try AtomicFile.publishDirectory(final, what: "checkpoint directory", fill)
         return final
     }
 
@@ -85,18 +64,11 @@ public struct CheckpointStore {
         }
     }
 
-    /// Deletes a checkpoint by first renaming it to a hidden name: deleting in place takes one file at a time,
-    /// and a kill in between would leave a visible checkpoint without its weights.
-    func remove(_ url: URL) {
-        let hidden = directory.appendingPathComponent(".\(url.lastPathComponent).old.partial-\(ProcessInfo.processInfo.processIdentifier)")
-        guard (try? AtomicFile.rename(url, to: hidden)) != nil else { return }
-        try? FileManager.default.removeItem(at: hidden)
-    }
-
     /// Keeps the newest `keep` checkpoints.
     public func prune(keep: Int) {
         let all = checkpoints()
-        for c in all.dropLast(max(keep, 1)) { remove(c.url) }
+        // Renamed away before deletion: a kill mid-delete must not leave a visible checkpoint without its weights.
+        for c in all.dropLast(max(keep, 1)) { AtomicFile.removeDirectory(c.url) }
     }
 
     /// Loads a checkpoint's weights into `model` and moments into `optimizer`; returns its state.
