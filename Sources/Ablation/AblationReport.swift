@@ -77,7 +77,7 @@ public struct AblationReport {
         }
         out += "| run | kind | fusion | vocab map | λ | k | sources | n | final CLM loss | perplexity | Δ | beyond noise | bits/byte |\n"
         out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
-        let refRuns = reference.flatMap { name in groups.first { $0.name == name } }?.runs
+        let refRuns = referenceRuns
         let ref = refRuns.map { perplexity($0) }
         for g in groups {
             let first = g.runs[0]
@@ -85,8 +85,7 @@ public struct AblationReport {
             let loss = Summary(g.runs.compactMap(\.finalCLMLoss))
             var delta = "", noise = ""
             if let ref, let refRuns, g.name != reference {
-                if first.tokens != refRuns[0].tokens {
-                    // Another tokenizer cuts the same text into other tokens: perplexities do not compare (bits/byte do).
+                if !sharesReferenceTokenizer(g.runs) {
                     delta = "(other tokenizer)"
                 } else if let paired = Self.pairedChange(g.runs, against: refRuns) {
                     delta = paired.n > 1 ? String(format: "%+.2f%% ± %.2f", paired.mean, paired.sd) : String(format: "%+.2f%%", paired.mean)
@@ -126,32 +125,24 @@ public struct AblationReport {
     /// CLM loss against step for every trained arm (the mean over its seeds, smoothed over 10 steps); below it, the
     /// same curves minus the reference arm's, where arms that overlap on the first chart come apart.
     public func lossCurvesSVG() -> String {
-        let curves: [(name: String, seeds: Int, points: [(Double, Double)])] = groups.compactMap { g in
-            let runs = g.runs.map(\.clmLossCurve).filter { !$0.isEmpty }
-            guard !runs.isEmpty else { return nil }
-            var byStep: [Double: [Double]] = [:]
-            for c in runs { for p in c { byStep[p[0], default: []].append(p[1]) } }
-            let steps = byStep.keys.sorted()
-            let mean = steps.map { byStep[$0]!.reduce(0, +) / Double(byStep[$0]!.count) }
-            return (g.name, runs.count, Array(zip(steps, SVGChart.movingAverage(mean, window: 10))))
+        let series: [SVGChart.Series] = groups.compactMap { g in
+            let seeds = g.runs.filter { !$0.clmLossCurve.isEmpty }.count
+            guard seeds > 0 else { return nil }
+            return SVGChart.Series(name: "\(g.name) (\(seeds) seed\(seeds == 1 ? "" : "s"))",
+                                   points: Self.smoothedMean(g.runs.flatMap { $0.clmLossCurve.map { ($0[0], $0[1]) } }))
         }
-        let series = curves.map { SVGChart.Series(name: "\($0.name) (\($0.seeds) seed\($0.seeds == 1 ? "" : "s"))", points: $0.points) }
         var charts = [SVGChart.LineChart(title: "Training CLM loss (mean over seeds, 10-step moving average)",
                                          yLabel: "CLM loss", series: series)]
-        if let reference, let refRuns = groups.first(where: { $0.name == reference })?.runs {
+        if let reference, let refRuns = referenceRuns {
             // Paired by seed, as in results.md: each seed's curve minus the reference's curve at that seed.
             let refCurve = Dictionary(refRuns.compactMap { r in r.seed.map { ($0, Dictionary(r.clmLossCurve.map { ($0[0], $0[1]) }, uniquingKeysWith: { a, _ in a })) } },
                                       uniquingKeysWith: { a, _ in a })
             let differences: [SVGChart.Series] = groups.compactMap { g in
-                var byStep: [Double: [Double]] = [:]
-                for r in g.runs {
-                    guard let seed = r.seed, let base = refCurve[seed] else { continue }
-                    for p in r.clmLossCurve { if let b = base[p[0]] { byStep[p[0], default: []].append(p[1] - b) } }
+                let points = g.runs.flatMap { r -> [(Double, Double)] in
+                    guard let seed = r.seed, let base = refCurve[seed] else { return [] }
+                    return r.clmLossCurve.compactMap { p in base[p[0]].map { (p[0], p[1] - $0) } }
                 }
-                guard !byStep.isEmpty else { return nil }
-                let steps = byStep.keys.sorted()
-                let mean = steps.map { byStep[$0]!.reduce(0, +) / Double(byStep[$0]!.count) }
-                return SVGChart.Series(name: g.name, points: Array(zip(steps, SVGChart.movingAverage(mean, window: 10))))
+                return points.isEmpty ? nil : SVGChart.Series(name: g.name, points: Self.smoothedMean(points))
             }
             charts.append(SVGChart.LineChart(title: "CLM loss minus \(reference)'s at the same seed (below 0: lower than \(reference))",
                                              yLabel: "Δ CLM loss", series: differences))
@@ -159,12 +150,28 @@ public struct AblationReport {
         return SVGChart.lines(charts, xLabel: "step")
     }
 
+    /// The mean of the values logged at each step (over seeds), smoothed over 10 steps.
+    static func smoothedMean(_ points: [(Double, Double)]) -> [(Double, Double)] {
+        var byStep: [Double: [Double]] = [:]
+        for (step, value) in points { byStep[step, default: []].append(value) }
+        let steps = byStep.keys.sorted()
+        let mean = steps.map { byStep[$0]!.reduce(0, +) / Double(byStep[$0]!.count) }
+        return Array(zip(steps, SVGChart.movingAverage(mean, window: 10)))
+    }
+
+    var referenceRuns: [RunResult]? { reference.flatMap { name in groups.first { $0.name == name }?.runs } }
+
+    /// Another tokenizer cuts the same text into another number of tokens: perplexities do not compare with the
+    /// reference's (bits per byte do).
+    func sharesReferenceTokenizer(_ runs: [RunResult]) -> Bool {
+        guard let ref = referenceRuns?.first, let first = runs.first else { return true }
+        return first.tokens == ref.tokens
+    }
+
     /// One panel per domain (and all data): each run's mean perplexity, with its seed spread as an error bar.
     public func perplexityByDomainSVG() -> String {
-        // Perplexities compare only over one tokenization: runs with another tokenizer (other token counts on the
-        // same text) are left out; results.md lists their bits per byte.
-        let refTokens = reference.flatMap { name in groups.first { $0.name == name } }?.runs.first?.tokens
-        let comparable = groups.filter { refTokens == nil || $0.runs.first?.tokens == refTokens }
+        // Runs with another tokenizer are left out; results.md lists their bits per byte.
+        let comparable = groups.filter { sharesReferenceTokenizer($0.runs) }
         let panels = (["all"] + domains).map { d in
             SVGChart.BarPanel(title: d, bars: comparable.map { g in
                 let s = perplexity(g.runs, domain: d == "all" ? nil : d)

@@ -113,10 +113,7 @@ public enum SVGChart {
         for t in ticks(x0, x1) {
             body += "<text x=\"\(number(px(t)))\" y=\"\(number(top + plotH + 16))\" text-anchor=\"middle\">\(tickLabel(t))</text>\n"
         }
-        for t in ticks(y0, y1) {
-            body += "<line x1=\"\(left)\" x2=\"\(left + plotW)\" y1=\"\(number(py(t)))\" y2=\"\(number(py(t)))\" stroke=\"#e5e5e5\"/>\n"
-            body += "<text x=\"\(left - 6)\" y=\"\(number(py(t) + 4))\" text-anchor=\"end\">\(tickLabel(t))</text>\n"
-        }
+        body += yGrid(y0, y1, left: left, width: plotW, y: py)
         body += "<text x=\"\(left + plotW / 2)\" y=\"\(number(top + plotH + 36))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
         body += "<text transform=\"translate(18 \(number(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(chart.yLabel))</text>\n"
         for (i, s) in chart.series.enumerated() where !s.points.isEmpty {
@@ -148,10 +145,7 @@ public enum SVGChart {
             let pad = max((hi - lo) * 0.15, hi * 1e-3)
             let (y0, y1) = (max(0, lo - pad), hi + pad)
             func py(_ y: Double) -> Double { oy + (1 - (y - y0) / (y1 - y0)) * panelH }
-            for t in ticks(y0, y1) {
-                body += "<line x1=\"\(number(ox))\" x2=\"\(number(ox + panelW))\" y1=\"\(number(py(t)))\" y2=\"\(number(py(t)))\" stroke=\"#e5e5e5\"/>\n"
-                body += "<text x=\"\(number(ox - 5))\" y=\"\(number(py(t) + 4))\" text-anchor=\"end\" font-size=\"10\">\(tickLabel(t))</text>\n"
-            }
+            body += yGrid(y0, y1, left: ox, width: panelW, y: py, fontSize: 10)
             let slot = panelW / Double(panel.bars.count)
             for (b, bar) in panel.bars.enumerated() {
                 let i = labels.firstIndex(of: bar.0)!
@@ -169,6 +163,14 @@ public enum SVGChart {
             body += "<text x=\"\(number(x + 18))\" y=\"\(number(y))\">\(escape(label))</text>\n"
         }
         return document(width: width, height: height, body)
+    }
+
+    /// Horizontal grid lines at round values of [lo, hi], labelled left of the axis.
+    static func yGrid(_ lo: Double, _ hi: Double, left: Double, width: Double, y: (Double) -> Double, fontSize: Int = 12) -> String {
+        ticks(lo, hi).map { t in
+            "<line x1=\"\(number(left))\" x2=\"\(number(left + width))\" y1=\"\(number(y(t)))\" y2=\"\(number(y(t)))\" stroke=\"#e5e5e5\"/>\n"
+                + "<text x=\"\(number(left - 6))\" y=\"\(number(y(t) + 4))\" text-anchor=\"end\" font-size=\"\(fontSize)\">\(tickLabel(t))</text>\n"
+        }.joined()
     }
 
     static func axes(left: Double, top: Double, width: Double, height: Double) -> String {

@@ -30,8 +30,7 @@ public final class MetricsLog {
     }
 
     public func append(_ record: [String: Any]) throws {
-        var data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
-        data.append(0x0A)
+        let data = try JSONLines.line(record)
         do { try handle?.write(contentsOf: data) } catch {
             throw FormatError(url: url, "cannot append metrics (\(error.localizedDescription))")
         }

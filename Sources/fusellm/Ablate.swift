@@ -18,15 +18,14 @@ struct Ablate: ParsableCommand {
             if dryRun {
                 for job in try runner.jobs() { print("\(job.name)\(job.seed.map { " seed \($0)" } ?? "")  →  \(job.directory.path)") }
                 for arm in try parsed.expandArms() {
-                    print("fusellm " + parsed.trainArguments(arm, seed: parsed.seeds[0], directory: "\(parsed.output)/arms/\(arm.name)/seed-\(parsed.seeds[0])", resume: false).joined(separator: " "))
+                    let seed = parsed.seeds[0]
+                    print("fusellm " + parsed.trainArguments(arm, seed: seed, directory: runner.directory(of: arm, seed: seed).path,
+                                                             resume: false).joined(separator: " "))
                 }
                 return
             }
             if reportOnly {
-                let finished = try runner.jobs().compactMap { job -> RunResult? in
-                    let url = job.directory.appendingPathComponent("result.json")
-                    return FileManager.default.fileExists(atPath: url.path) ? try RunResult.read(url) : nil
-                }
+                let finished = try runner.finishedResults()
                 guard !finished.isEmpty else { throw AblationError("\(parsed.output): no finished runs yet") }
                 try runner.writeReports(finished)
             } else {

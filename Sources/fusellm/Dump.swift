@@ -63,9 +63,10 @@ struct DumpRun: ParsableCommand {
                              rateUnit: "tokens/s", detail: "texts \(p.texts)/\(p.totalTexts)")
                 (lastTokens, lastSeconds) = (p.tokensThisRun, p.secondsThisRun)
             }, shardDone: { r in
-                Self.append(["shard": r.shard, "texts": r.texts, "tokens": r.tokens, "seconds": r.seconds,
-                             "tokens_per_s": Double(r.tokens) / max(r.seconds, 1e-9), "ce": r.ce, "bytes": r.bytes,
-                             "bytes_per_token": Double(r.bytes) / Double(max(r.tokens, 1))], to: metrics)
+                // The metrics log is a record, not the output: a failed append must not stop the dump.
+                try? JSONLines.append(["shard": r.shard, "texts": r.texts, "tokens": r.tokens, "seconds": r.seconds,
+                                       "tokens_per_s": Double(r.tokens) / max(r.seconds, 1e-9), "ce": r.ce, "bytes": r.bytes,
+                                       "bytes_per_token": Double(r.bytes) / Double(max(r.tokens, 1))], to: metrics)
             })
             let positions = manifest.shards.reduce(0) { $0 + $1.positions }, bytes = manifest.shards.reduce(0) { $0 + $1.bytes }
             let summary: [String: Any] = [
@@ -79,17 +80,6 @@ struct DumpRun: ParsableCommand {
         } catch {
             throw CleanExit(error)
         }
-    }
-
-    /// One JSON line appended to the metrics log (created on first use; a resumed run adds to it).
-    static func append(_ record: [String: Any], to url: URL) {
-        guard var data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) else { return }
-        data.append(0x0A)
-        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
-        guard let h = try? FileHandle(forWritingTo: url) else { return }
-        defer { try? h.close() }
-        _ = try? h.seekToEnd()
-        try? h.write(contentsOf: data)
     }
 }
 

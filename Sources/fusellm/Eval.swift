@@ -86,11 +86,16 @@ struct Eval: ParsableCommand {
         let blockLoss: (_ ids: [Int32], _ targets: [Int32]) -> CrossEntropy.Result
     }
 
+    /// A model's name in tables and progress lines: its last two path components.
+    static func shortName(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.pathComponents.suffix(2).joined(separator: "/")
+    }
+
     func scorers() throws -> [Scorer] {
         let loaded = try model.map { try PretrainedModel.load(path: $0) }
         if !ensemble {
             return zip(model, loaded).map { path, m in
-                Scorer(label: path, source: m.source, tokenizer: m.tokenizer, vocabSize: m.model.config.vocabSize,
+                Scorer(label: Self.shortName(path), source: m.source, tokenizer: m.tokenizer, vocabSize: m.model.config.vocabSize,
                        maxPositions: m.model.config.maxPositionEmbeddings) { ids, targets in
                     m.model.loss(ids: ids, targets: targets, batch: 1, seqLen: ids.count)
                 }
@@ -104,7 +109,7 @@ struct Eval: ParsableCommand {
                                       + "averages distributions over one vocabulary, so its models must share a tokenizer")
             }
         }
-        let label = "ensemble(\(model.map { URL(fileURLWithPath: $0).standardizedFileURL.pathComponents.suffix(2).joined(separator: "/") }.joined(separator: ", ")))"
+        let label = "ensemble(\(model.map(Self.shortName).joined(separator: ", ")))"
         let models = loaded.map(\.model)
         return [Scorer(label: label, source: label, tokenizer: first.tokenizer, vocabSize: first.model.config.vocabSize,
                        maxPositions: loaded.map(\.model.config.maxPositionEmbeddings).min()!) { ids, targets in
@@ -147,7 +152,7 @@ struct Eval: ParsableCommand {
     }
 
     func printTable(_ table: [(model: String, scores: [String: Score], all: Score)], groups: [String]) {
-        let names = table.map { $0.model.hasPrefix("ensemble(") ? $0.model : URL(fileURLWithPath: $0.model).standardizedFileURL.pathComponents.suffix(2).joined(separator: "/") }
+        let names = table.map(\.model)
         let width = max(24, (groups + ["all"]).map(\.count).max()! + 2)
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
         var header = pad("perplexity (bits/byte)", width)
