@@ -30,39 +30,37 @@ public struct CausalAttention {
         let ldq = heads * headDim, ldkv = kvHeads * headDim
         let group = heads / kvHeads
         let tasks = batch * heads
-        let share = 1 / Double(Parallel.chunkCount(tasks))
-        do {
-            Parallel.chunks(tasks) { c, range in
-                let s = scratch + c * Self.scratchPerWorker(seqLen: T)
-                for task in range {
-                    let b = task / heads, h = task % heads, kvh = h / group
-                    let qp = q + b * T * ldq + h * headDim
-                    let kp = k + b * T * ldkv + kvh * headDim
-                    let vp = v + b * T * ldkv + kvh * headDim
-                    let op = out + b * T * ldq + h * headDim
-                    let l = lse + task * T
-                    // Query rows in tiles: a tile only needs the keys up to its last row (causal), so the masked
-                    // upper triangle is never computed and the scores stay small enough to live in cache.
-                    var i0 = 0
-                    while i0 < T {
-                        let rows = min(Self.queryTile, T - i0), keys = i0 + rows
-                        BLAS.gemm(transA: false, transB: true, m: rows, n: keys, k: headDim, alpha: scale,
-                                  a: qp + i0 * ldq, lda: ldq, b: kp, ldb: ldkv, c: s, ldc: keys, split: false, share: share)
-                        for r in 0..<rows {
-                            let i = i0 + r, row = s + r * keys
-                            let m = VectorMath.max(row, i + 1)
-                            let sum = VectorMath.expShifted(row, row, i + 1, shift: m)
-                            VectorMath.scale(row, i + 1, by: 1 / sum)
-                            if i + 1 < keys { (row + i + 1).update(repeating: 0, count: keys - i - 1) }
-                            l[i] = m + logf(sum)
-                        }
-                        BLAS.gemm(transA: false, transB: false, m: rows, n: headDim, k: keys,
-                                  a: s, lda: keys, b: vp, ldb: ldkv, c: op + i0 * ldq, ldc: ldq,
-                                  split: false, share: share)
-                        i0 += rows
-                    }
-                }
+        let tiles = (T + Self.queryTile - 1) / Self.queryTile
+        let share = 1 / Double(min(Parallel.threads, tasks * tiles))
+        // Work items are (query tile, batch, head), last tiles first: a tile only needs the keys up to its last
+        // row (causal), so later tiles cost more, and handing out the costliest first keeps the cores evenly
+        // busy (9 heads on 2 cores used to leave one idle for a ninth of the attention time).
+        Parallel.dynamic(tasks * tiles) { worker, item in
+            let tile = tiles - 1 - item / tasks, task = item % tasks
+            let s = scratch + worker * Self.scratchPerWorker(seqLen: T)
+            let b = task / heads, h = task % heads, kvh = h / group
+            let qp = q + b * T * ldq + h * headDim
+            let kp = k + b * T * ldkv + kvh * headDim
+            let vp = v + b * T * ldkv + kvh * headDim
+            let op = out + b * T * ldq + h * headDim
+            let l = lse + task * T
+            let i0 = tile * Self.queryTile
+            let rows = min(Self.queryTile, T - i0), keys = i0 + rows
+            BLAS.gemm(transA: false, transB: true, m: rows, n: keys, k: headDim, alpha: scale,
+                      a: qp + i0 * ldq, lda: ldq, b: kp, ldb: ldkv, c: s, ldc: keys, split: false, share: share)
+            // Unnormalised probabilities; the 1/sum is applied to the headDim outputs instead of the i+1 scores.
+            let inverseSums = s + rows * keys
+            for r in 0..<rows {
+                let i = i0 + r, row = s + r * keys
+                let m = VectorMath.max(row, i + 1)
+                let sum = VectorMath.expShifted(row, row, i + 1, shift: m)
+                if i + 1 < keys { (row + i + 1).update(repeating: 0, count: keys - i - 1) }
+                inverseSums[r] = 1 / sum
+                l[i] = m + logf(sum)
             }
+            BLAS.gemm(transA: false, transB: false, m: rows, n: headDim, k: keys,
+                      a: s, lda: keys, b: vp, ldb: ldkv, c: op + i0 * ldq, ldc: ldq, split: false, share: share)
+            for r in 0..<rows { VectorMath.scale(op + (i0 + r) * ldq, headDim, by: inverseSums[r]) }
         }
     }
 

@@ -4,7 +4,7 @@ import Llama
 
 /// AdamW with decoupled weight decay, computed exactly as torch.optim.AdamW (single-tensor path):
 /// p ← p·(1 − lr·wd); m ← lerp(m, g, 1 − β1); v ← β2·v + (1 − β2)·g²;
-/// p ← p − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + eps).
+/// p ← p + (−lr/(1 − β1ᵗ) · m) / (√v / √(1 − β2ᵗ) + eps)  (addcdiv's order: scalar·m first, then the division).
 public struct AdamWHyperparameters: Codable, Equatable, Sendable {
     public var beta1: Double = 0.9
     public var beta2: Double = 0.95
@@ -32,30 +32,22 @@ public final class AdamW {
         exp_avg_sq = FloatBuffer(count: parameterCount)
     }
 
-    /// One update of every tensor in `layout`. Norm weights (1-D) get no weight decay.
-    public func update(parameters: FloatBuffer, gradients: FloatBuffer, layout: ParameterLayout, lr: Double) {
+    /// One update of every tensor in `layout`. Norm weights (1-D) get no weight decay. `gradientScale` is gradient
+    /// clipping's coefficient (GradientClipping.scale), folded into this pass; the gradients are left unscaled.
+    public func update(parameters: FloatBuffer, gradients: FloatBuffer, layout: ParameterLayout, lr: Double,
+                       gradientScale: Float = 1) {
         step += 1
-        let b1 = Float(hyper.beta1), b2 = Float(hyper.beta2), eps = Float(hyper.eps)
         // Scalars in Double, then rounded once to Float, as torch does with Python floats.
-        let stepSize = Float(lr / (1 - pow(hyper.beta1, Double(step))))
-        let bc2Sqrt = Float((1 - pow(hyper.beta2, Double(step))).squareRoot())
-        let P = parameters.pointer, G = gradients.pointer, M = exp_avg.pointer, V = exp_avg_sq.pointer
+        var constants = AdamWKernel.Constants(
+            decay: 1, oneMinusBeta1: Float(1 - hyper.beta1), beta2: Float(hyper.beta2), oneMinusBeta2: Float(1 - hyper.beta2),
+            negStepSize: Float(-lr / (1 - pow(hyper.beta1, Double(step)))),
+            bias2Sqrt: Float((1 - pow(hyper.beta2, Double(step))).squareRoot()), eps: Float(hyper.eps),
+            gradientScale: gradientScale)
         for e in layout.entries {
-            let decay: Float = e.decays ? Float(1 - lr * hyper.weightDecay) : 1
-            let base = e.offset
-            Parallel.chunks(e.count, minPerChunk: 1 << 14) { _, range in
-                for j in range {
-                    let i = base + j
-                    let g = G[i]
-                    var p = P[i] * decay
-                    let m = M[i] + (1 - b1) * (g - M[i])
-                    let v = V[i] * b2 + (1 - b2) * g * g
-                    M[i] = m
-                    V[i] = v
-                    p -= stepSize * (m / (v.squareRoot() / bc2Sqrt + eps))
-                    P[i] = p
-                }
-            }
+            constants.decay = e.decays ? Float(1 - lr * hyper.weightDecay) : 1
+            AdamWKernel.update(parameters: parameters.pointer + e.offset, gradients: gradients.pointer + e.offset,
+                               firstMoment: exp_avg.pointer + e.offset, secondMoment: exp_avg_sq.pointer + e.offset,
+                               count: e.count, constants)
         }
     }
 }

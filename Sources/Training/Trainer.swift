@@ -137,7 +137,8 @@ public final class Trainer {
                 }
             }
             let loss = lossSum / Double(config.gradAccumulation)
-            guard loss.isFinite, Reduce.allFinite(model.gradients!.pointer, model.gradients!.count) else {
+            let norm = GradientClipping.norm(model.gradients!)  // finite exactly when every gradient is
+            guard loss.isFinite, norm.isFinite else {
                 guard config.skipNonFinite else {
                     throw TrainingError("step \(step + 1): loss is \(loss) (non-finite loss or gradient) on blocks \(blocks); stopping without writing a checkpoint")
                 }
@@ -150,9 +151,9 @@ public final class Trainer {
                 try checkpointIfDue(step + 1, dtype: dtype)
                 continue
             }
-            let norm = GradientClipping.clip(model.gradients!, maxNorm: config.maxGradNorm)
             let lr = schedule.rate(at: step)
-            optimizer.update(parameters: model.parameters, gradients: model.gradients!, layout: model.layout, lr: lr)
+            optimizer.update(parameters: model.parameters, gradients: model.gradients!, layout: model.layout, lr: lr,
+                             gradientScale: GradientClipping.scale(norm: norm, maxNorm: config.maxGradNorm))
             let record = StepRecord(step: step + 1, loss: loss, lr: lr, gradNorm: norm, blocks: blocks)
             records.append(record)
             onStep?(record)

@@ -33,11 +33,13 @@ final class AdamWReplayTests: XCTestCase {
             model.zeroGradients()
             let loss = model.forwardBackward(ids: ids, targets: targets, batch: B, seqLen: T).mean
             XCTAssertEqual(Float(loss), refLoss[s], accuracy: 1e-5, "\(name) step \(s + 1) loss")
-            let norm = GradientClipping.clip(model.gradients!, maxNorm: h.max_grad_norm)
+            // The trainer's path: the clipping coefficient is folded into the AdamW pass.
+            let norm = GradientClipping.norm(model.gradients!)
             XCTAssertEqual(Float(norm), refNorm[s], accuracy: 1e-5 * max(1, refNorm[s]), "\(name) step \(s + 1) grad norm")
             let lr = schedule.rate(at: s)
             XCTAssertEqual(Float(lr), refLR[s], accuracy: 1e-9, "\(name) step \(s + 1) lr")
-            adam.update(parameters: model.parameters, gradients: model.gradients!, layout: model.layout, lr: lr)
+            adam.update(parameters: model.parameters, gradients: model.gradients!, layout: model.layout, lr: lr,
+                        gradientScale: GradientClipping.scale(norm: norm, maxNorm: h.max_grad_norm))
         }
         var worst: Float = 0
         for e in model.layout.entries {
@@ -51,6 +53,74 @@ final class AdamWReplayTests: XCTestCase {
 
     func testGQAUntiedAdamWSteps() throws { try replay("gqa_untied") }
     func testTiedAdamWSteps() throws { try replay("tied") }
+
+    /// Folding clipping into AdamW gives the same bits as clipping in place first (torch's order), in the
+    /// eight-lane body and the scalar tail alike.
+    func testFoldedClippingMatchesClipThenUpdate() throws {
+        let model = try LlamaModel.load(directory: Fixtures.llama("gqa_untied"))
+        let n = model.layout.totalCount
+        var rng = SeededRandom(seed: 11)
+        let gradients = FloatBuffer(count: n)
+        rng.fillNormal(gradients.pointer, count: n, std: 0.5)
+        let start = FloatBuffer(Array(UnsafeBufferPointer(start: model.parameters.pointer, count: n)))
+        func run(folded: Bool) -> [Float] {
+            let params = FloatBuffer(Array(UnsafeBufferPointer(start: start.pointer, count: n)))
+            let adam = AdamW(parameterCount: n, hyper: .init())
+            for step in 0..<3 {
+                let g = FloatBuffer(Array(UnsafeBufferPointer(start: gradients.pointer, count: n)))
+                VectorMath.scale(g.pointer, n, by: Float(step + 1))
+                if folded {
+                    let norm = GradientClipping.norm(g)
+                    adam.update(parameters: params, gradients: g, layout: model.layout, lr: 1e-3,
+                                gradientScale: GradientClipping.scale(norm: norm, maxNorm: 1))
+                } else {
+                    GradientClipping.clip(g, maxNorm: 1)
+                    adam.update(parameters: params, gradients: g, layout: model.layout, lr: 1e-3)
+                }
+            }
+            return Array(UnsafeBufferPointer(start: params.pointer, count: n))
+        }
+        let folded = run(folded: true), inPlace = run(folded: false)
+        XCTAssertNotEqual(folded, Array(UnsafeBufferPointer(start: start.pointer, count: n)))
+        XCTAssertEqual(folded.map(\.bitPattern), inPlace.map(\.bitPattern))
+    }
+
+    /// The eight-lane body and the scalar tail of the kernel round identically: one call over 1,003 values
+    /// equals 1,003 one-value calls (all tail).
+    func testKernelLanesMatchScalarTail() {
+        let n = 1003
+        var rng = SeededRandom(seed: 5)
+        func buffers() -> [FloatBuffer] {
+            (0..<4).map { _ in let b = FloatBuffer(count: n); rng.fillNormal(b.pointer, count: n, std: 0.3); return b }
+        }
+        let a = buffers()
+        rng = SeededRandom(seed: 5)
+        let b = buffers()
+        for v in [a[3], b[3]] { for i in 0..<n { v.pointer[i] = abs(v.pointer[i]) } }  // second moments are ≥ 0
+        let c = AdamWKernel.Constants(decay: 0.999, oneMinusBeta1: 0.1, beta2: 0.95, oneMinusBeta2: 0.05,
+                                      negStepSize: -1e-3, bias2Sqrt: 0.3, eps: 1e-8, gradientScale: 0.7)
+        AdamWKernel.update(parameters: a[0].pointer, gradients: a[1].pointer, firstMoment: a[2].pointer,
+                           secondMoment: a[3].pointer, count: n, c)
+        for i in 0..<n {
+            AdamWKernel.update(parameters: b[0].pointer + i, gradients: b[1].pointer + i, firstMoment: b[2].pointer + i,
+                               secondMoment: b[3].pointer + i, count: 1, c)
+        }
+        for k in [0, 2, 3] {
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: a[k].pointer, count: n)).map(\.bitPattern),
+                           Array(UnsafeBufferPointer(start: b[k].pointer, count: n)).map(\.bitPattern))
+        }
+    }
+
+    func testNormIsNotFiniteWhenAnyGradientIsNot() {
+        for bad in [Float.nan, .infinity, -.infinity] {
+            let g = FloatBuffer(count: 1001)
+            g.pointer[1000] = bad
+            XCTAssertFalse(GradientClipping.norm(g).isFinite)
+        }
+        let big = FloatBuffer(count: 3)
+        big.pointer[0] = .greatestFiniteMagnitude
+        XCTAssertTrue(GradientClipping.norm(big).isFinite)
+    }
 
     func testScheduleShape() {
         let s = LearningRateSchedule(peak: 1, warmupSteps: 4, totalSteps: 104, minRatio: 0.1)
