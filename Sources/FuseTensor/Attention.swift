@@ -15,12 +15,13 @@ public struct CausalAttention {
         self.headDim = headDim
     }
 
-    /// Scratch floats needed per worker for a sequence length.
-    public static func scratchPerWorker(seqLen: Int) -> Int { 2 * seqLen * seqLen }
+    /// Scratch floats needed per worker for a sequence length: one query tile's scores and their gradient
+    /// (tile rows × keys each), plus the tile's row constants.
+    public static func scratchPerWorker(seqLen T: Int) -> Int { 2 * min(queryTile, T) * T + queryTile }
 
     var scale: Float { 1 / Float(headDim).squareRoot() }
 
-    /// Query rows per forward tile.
+    /// Query rows per tile (forward and backward).
     static let queryTile = 128
 
     /// out = softmax(q kᵀ · scale + causal mask) v, and lse [batch, heads, seq] for the backward.
@@ -64,8 +65,10 @@ public struct CausalAttention {
         }
     }
 
-    /// Given dOut, writes dq and (overwriting) dk, dv. Work is split by (batch, kv head) so the
-    /// query heads that share a kv head add into it from one worker.
+    /// Given dOut, writes dq and (overwriting) dk, dv. Work is split by (batch, kv head) so the query heads that
+    /// share a kv head add into it from one worker. Each head is walked in causal query tiles, as in the forward:
+    /// a tile's products stop at its last key, so the masked triangle (half the work of five T×T products) is
+    /// never computed, and the probabilities are recomputed from the saved log-sum-exp.
     public func backward(dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                          v: UnsafePointer<Float>, out: UnsafePointer<Float>, lse: UnsafePointer<Float>,
                          dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
@@ -73,52 +76,59 @@ public struct CausalAttention {
         let ldq = heads * headDim, ldkv = kvHeads * headDim
         let group = heads / kvHeads
         let tasks = batch * kvHeads
-        let share = 1 / Double(Parallel.chunkCount(tasks))
-        do {
-            Parallel.chunks(tasks) { c, range in
-                let p = scratch + c * Self.scratchPerWorker(seqLen: T)
-                let dp = p + T * T
-                for task in range {
-                    let b = task / kvHeads, kvh = task % kvHeads
-                    let kp = k + b * T * ldkv + kvh * headDim
-                    let vp = v + b * T * ldkv + kvh * headDim
-                    let dkp = dk + b * T * ldkv + kvh * headDim
-                    let dvp = dv + b * T * ldkv + kvh * headDim
-                    for t in 0..<T {
-                        (dkp + t * ldkv).update(repeating: 0, count: headDim)
-                        (dvp + t * ldkv).update(repeating: 0, count: headDim)
+        let share = 1 / Double(min(Parallel.threads, tasks))
+        Parallel.dynamic(tasks) { worker, task in
+            let tileRows = min(Self.queryTile, T)
+            let p = scratch + worker * Self.scratchPerWorker(seqLen: T)   // [rows × keys]: P, then dS over it
+            let dp = p + tileRows * T                                      // [rows × keys]: dP
+            let rowDots = dp + tileRows * T                                // [rows]: rowsum(dO ⊙ O)
+            let b = task / kvHeads, kvh = task % kvHeads
+            let kp = k + b * T * ldkv + kvh * headDim
+            let vp = v + b * T * ldkv + kvh * headDim
+            let dkp = dk + b * T * ldkv + kvh * headDim
+            let dvp = dv + b * T * ldkv + kvh * headDim
+            for t in 0..<T {
+                (dkp + t * ldkv).update(repeating: 0, count: headDim)
+                (dvp + t * ldkv).update(repeating: 0, count: headDim)
+            }
+            for h in (kvh * group)..<((kvh + 1) * group) {
+                let qoff = b * T * ldq + h * headDim
+                let l = lse + (b * heads + h) * T
+                var i0 = 0
+                while i0 < T {
+                    let rows = min(Self.queryTile, T - i0), keys = i0 + rows
+                    let qp = q + qoff + i0 * ldq, dop = dOut + qoff + i0 * ldq, op = out + qoff + i0 * ldq
+                    // P = exp(scale·q kᵀ − lse), zero above the diagonal.
+                    BLAS.gemm(transA: false, transB: true, m: rows, n: keys, k: headDim, alpha: scale,
+                              a: qp, lda: ldq, b: kp, ldb: ldkv, c: p, ldc: keys, split: false, share: share)
+                    for r in 0..<rows {
+                        let i = i0 + r, row = p + r * keys
+                        _ = VectorMath.expShifted(row, row, i + 1, shift: l[i])
+                        if i + 1 < keys { (row + i + 1).update(repeating: 0, count: keys - i - 1) }
                     }
-                    for h in (kvh * group)..<((kvh + 1) * group) {
-                        let qoff = b * T * ldq + h * headDim
-                        let qp = q + qoff, dop = dOut + qoff, op = out + qoff
-                        let l = lse + (b * heads + h) * T
-                        // P = exp(scale·q kᵀ − lse), causal.
-                        BLAS.gemm(transA: false, transB: true, m: T, n: T, k: headDim, alpha: scale,
-                                  a: qp, lda: ldq, b: kp, ldb: ldkv, c: p, ldc: T, split: false, share: share)
-                        for i in 0..<T {
-                            let row = p + i * T
-                            _ = VectorMath.expShifted(row, row, i + 1, shift: l[i])
-                            if i + 1 < T { (row + i + 1).update(repeating: 0, count: T - i - 1) }
-                        }
-                        // dV += Pᵀ dO ; dP = dO Vᵀ
-                        BLAS.gemm(transA: true, transB: false, m: T, n: headDim, k: T,
-                                  a: p, lda: T, b: dop, ldb: ldq, beta: 1, c: dvp, ldc: ldkv, split: false, share: share)
-                        BLAS.gemm(transA: false, transB: true, m: T, n: T, k: headDim,
-                                  a: dop, lda: ldq, b: vp, ldb: ldkv, c: dp, ldc: T, split: false, share: share)
-                        // dS = P ⊙ (dP − rowsum(dO ⊙ O)), written over P.
-                        for i in 0..<T {
-                            var d: Float = 0
-                            let dor = dop + i * ldq, orow = op + i * ldq
-                            for x in 0..<headDim { d += dor[x] * orow[x] }
-                            let row = p + i * T, drow = dp + i * T
-                            for j in 0...i { row[j] *= drow[j] - d }
-                        }
-                        // dQ = scale · dS K ; dK += scale · dSᵀ Q
-                        BLAS.gemm(transA: false, transB: false, m: T, n: headDim, k: T, alpha: scale,
-                                  a: p, lda: T, b: kp, ldb: ldkv, c: dq + qoff, ldc: ldq, split: false, share: share)
-                        BLAS.gemm(transA: true, transB: false, m: T, n: headDim, k: T, alpha: scale,
-                                  a: p, lda: T, b: qp, ldb: ldq, beta: 1, c: dkp, ldc: ldkv, split: false, share: share)
+                    // dV[..keys] += Pᵀ dO ; dP = dO V[..keys]ᵀ
+                    BLAS.gemm(transA: true, transB: false, m: keys, n: headDim, k: rows,
+                              a: p, lda: keys, b: dop, ldb: ldq, beta: 1, c: dvp, ldc: ldkv, split: false, share: share)
+                    BLAS.gemm(transA: false, transB: true, m: rows, n: keys, k: headDim,
+                              a: dop, lda: ldq, b: vp, ldb: ldkv, c: dp, ldc: keys, split: false, share: share)
+                    // dS = P ⊙ (dP − rowsum(dO ⊙ O)), written over P (zero above the diagonal, as P is).
+                    for r in 0..<rows {
+                        var d: Float = 0
+                        let dor = dop + r * ldq, orow = op + r * ldq
+                        for x in 0..<headDim { d += dor[x] * orow[x] }
+                        rowDots[r] = d
                     }
+                    for r in 0..<rows {
+                        let row = p + r * keys, drow = dp + r * keys, d = rowDots[r]
+                        for j in 0...(i0 + r) { row[j] *= drow[j] - d }
+                    }
+                    // dQ = scale · dS K[..keys] ; dK[..keys] += scale · dSᵀ Q
+                    BLAS.gemm(transA: false, transB: false, m: rows, n: headDim, k: keys, alpha: scale,
+                              a: p, lda: keys, b: kp, ldb: ldkv, c: dq + qoff + i0 * ldq, ldc: ldq,
+                              split: false, share: share)
+                    BLAS.gemm(transA: true, transB: false, m: keys, n: headDim, k: rows, alpha: scale,
+                              a: p, lda: keys, b: qp, ldb: ldq, beta: 1, c: dkp, ldc: ldkv, split: false, share: share)
+                    i0 += rows
                 }
             }
         }

@@ -58,6 +58,50 @@ final class KernelTests: XCTestCase {
         } } }
     }
 
+    /// The backward against gradients derived directly from the definition (in Double), across several query
+    /// tiles and with three query heads per kv head.
+    func testCausalAttentionBackwardMatchesNaive() {
+        let (B, T, H, KV, D) = (2, 300, 6, 2, 8)
+        let group = H / KV
+        let q = random(B * T * H * D, seed: 13), k = random(B * T * KV * D, seed: 14), v = random(B * T * KV * D, seed: 15)
+        let dOut = random(B * T * H * D, seed: 16)
+        let att = CausalAttention(heads: H, kvHeads: KV, headDim: D)
+        var out = [Float](repeating: 0, count: B * T * H * D), lse = [Float](repeating: 0, count: B * H * T)
+        let scratch = FloatBuffer(count: Parallel.threads * CausalAttention.scratchPerWorker(seqLen: T))
+        att.forward(q: q, k: k, v: v, out: &out, lse: &lse, batch: B, seqLen: T, scratch: scratch.pointer)
+        var dq = [Float](repeating: .nan, count: q.count), dk = [Float](repeating: .nan, count: k.count)
+        var dv = [Float](repeating: .nan, count: v.count)
+        att.backward(dOut: dOut, q: q, k: k, v: v, out: out, lse: lse, dq: &dq, dk: &dk, dv: &dv,
+                     batch: B, seqLen: T, scratch: scratch.pointer)
+
+        let scale = 1 / Double(D).squareRoot()
+        var rq = [Double](repeating: 0, count: q.count), rk = [Double](repeating: 0, count: k.count)
+        var rv = [Double](repeating: 0, count: v.count)
+        func qi(_ b: Int, _ t: Int, _ h: Int) -> Int { ((b * T + t) * H + h) * D }
+        func ki(_ b: Int, _ t: Int, _ h: Int) -> Int { ((b * T + t) * KV + h) * D }
+        for b in 0..<B { for h in 0..<H { for i in 0..<T {
+            let kvh = h / group
+            var s = [Double](repeating: 0, count: i + 1)
+            for j in 0...i { for d in 0..<D { s[j] += Double(q[qi(b, i, h) + d]) * Double(k[ki(b, j, kvh) + d]) }; s[j] *= scale }
+            let m = s.max()!, e = s.map { Foundation.exp($0 - m) }, z = e.reduce(0, +), prob = e.map { $0 / z }
+            var dp = [Double](repeating: 0, count: i + 1)
+            for j in 0...i { for d in 0..<D { dp[j] += Double(dOut[qi(b, i, h) + d]) * Double(v[ki(b, j, kvh) + d]) } }
+            let expected = zip(prob, dp).reduce(0) { $0 + $1.0 * $1.1 }
+            for j in 0...i {
+                let ds = prob[j] * (dp[j] - expected)
+                for d in 0..<D {
+                    rv[ki(b, j, kvh) + d] += prob[j] * Double(dOut[qi(b, i, h) + d])
+                    rq[qi(b, i, h) + d] += scale * ds * Double(k[ki(b, j, kvh) + d])
+                    rk[ki(b, j, kvh) + d] += scale * ds * Double(q[qi(b, i, h) + d])
+                }
+            }
+        } } }
+        for (name, got, want) in [("dq", dq, rq), ("dk", dk, rk), ("dv", dv, rv)] {
+            let worst = zip(got, want).map { abs(Double($0) - $1) }.max()!
+            XCTAssertLessThan(worst, 2e-5, "\(name): max abs error \(worst)")
+        }
+    }
+
     /// Results do not depend on how many threads split the work.
     func testThreadCountDoesNotChangeResults() {
         let rows = 64, dim = 48
