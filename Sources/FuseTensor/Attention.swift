@@ -17,7 +17,14 @@ public struct CausalAttention {
 
     /// Scratch floats needed per worker for a sequence length: one query tile's scores and their gradient
     /// (tile rows × keys each), plus the tile's row constants.
-    public static func scratchPerWorker(seqLen T: Int) -> Int { 2 * min(queryTile, T) * T + queryTile }
+    static func scratchPerWorker(seqLen T: Int) -> Int { 2 * min(queryTile, T) * T + queryTile }
+
+    /// Scratch floats `forward` (and, with `backward`, `backward`) need for `batch` sequences of `seqLen` with the
+    /// current `Parallel.threads`: each worker's tile, and for the backward with grouped kv heads each query head's
+    /// own dK and dV, summed into the shared kv head at the end.
+    public func scratchCount(batch: Int, seqLen T: Int, backward: Bool = true) -> Int {
+        Parallel.threads * Self.scratchPerWorker(seqLen: T) + (backward && heads > kvHeads ? 2 * batch * heads * T * headDim : 0)
+    }
 
     var scale: Float { 1 / Float(headDim).squareRoot() }
 
@@ -65,70 +72,94 @@ public struct CausalAttention {
         }
     }
 
-    /// Given dOut, writes dq and (overwriting) dk, dv. Work is split by (batch, kv head) so the query heads that
-    /// share a kv head add into it from one worker. Each head is walked in causal query tiles, as in the forward:
-    /// a tile's products stop at its last key, so the masked triangle (half the work of five T×T products) is
-    /// never computed, and the probabilities are recomputed from the saved log-sum-exp.
+    /// Given dOut, writes dq and (overwriting) dk, dv. Each head is walked in causal query tiles, as in the forward:
+    /// a tile's products stop at its last key, so the masked triangle (half the work of five T×T products) is never
+    /// computed, and the probabilities are recomputed from the saved log-sum-exp. Work items are (batch, query
+    /// head); with grouped kv heads each head writes its own dK and dV, summed per kv head afterwards in a fixed
+    /// order (deterministic), so SmolLM2's 3 kv heads no longer split 2:1 over two cores.
     public func backward(dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                          v: UnsafePointer<Float>, out: UnsafePointer<Float>, lse: UnsafePointer<Float>,
                          dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
                          batch: Int, seqLen T: Int, scratch: UnsafeMutablePointer<Float>) {
         let ldq = heads * headDim, ldkv = kvHeads * headDim
         let group = heads / kvHeads
-        let tasks = batch * kvHeads
-        let share = 1 / Double(min(Parallel.threads, tasks))
-        Parallel.dynamic(tasks) { worker, task in
+        let items = batch * heads
+        let share = 1 / Double(min(Parallel.threads, items))
+        let perWorker = Self.scratchPerWorker(seqLen: T)
+        let headGradients = batch * heads * T * headDim
+        let dkHeads = scratch + Parallel.threads * perWorker, dvHeads = dkHeads + headGradients
+        Parallel.dynamic(items) { worker, item in
             let tileRows = min(Self.queryTile, T)
-            let p = scratch + worker * Self.scratchPerWorker(seqLen: T)   // [rows × keys]: P, then dS over it
-            let dp = p + tileRows * T                                      // [rows × keys]: dP
-            let rowDots = dp + tileRows * T                                // [rows]: rowsum(dO ⊙ O)
-            let b = task / kvHeads, kvh = task % kvHeads
+            let p = scratch + worker * perWorker      // [rows × keys]: P, then dS over it
+            let dp = p + tileRows * T                 // [rows × keys]: dP
+            let rowDots = dp + tileRows * T           // [rows]: rowsum(dO ⊙ O)
+            let b = item / heads, h = item % heads, kvh = h / group
             let kp = k + b * T * ldkv + kvh * headDim
             let vp = v + b * T * ldkv + kvh * headDim
-            let dkp = dk + b * T * ldkv + kvh * headDim
-            let dvp = dv + b * T * ldkv + kvh * headDim
+            // Where this head's dK and dV go: straight into dk/dv when no other head shares its kv head.
+            let (dkp, dvp, ldkvGrad) = group == 1
+                ? (dk + b * T * ldkv + kvh * headDim, dv + b * T * ldkv + kvh * headDim, ldkv)
+                : (dkHeads + item * T * headDim, dvHeads + item * T * headDim, headDim)
             for t in 0..<T {
-                (dkp + t * ldkv).update(repeating: 0, count: headDim)
-                (dvp + t * ldkv).update(repeating: 0, count: headDim)
+                (dkp + t * ldkvGrad).update(repeating: 0, count: headDim)
+                (dvp + t * ldkvGrad).update(repeating: 0, count: headDim)
             }
-            for h in (kvh * group)..<((kvh + 1) * group) {
-                let qoff = b * T * ldq + h * headDim
-                let l = lse + (b * heads + h) * T
-                var i0 = 0
-                while i0 < T {
-                    let rows = min(Self.queryTile, T - i0), keys = i0 + rows
-                    let qp = q + qoff + i0 * ldq, dop = dOut + qoff + i0 * ldq, op = out + qoff + i0 * ldq
-                    // P = exp(scale·q kᵀ − lse), zero above the diagonal.
-                    BLAS.gemm(transA: false, transB: true, m: rows, n: keys, k: headDim, alpha: scale,
-                              a: qp, lda: ldq, b: kp, ldb: ldkv, c: p, ldc: keys, split: false, share: share)
-                    for r in 0..<rows {
-                        let i = i0 + r, row = p + r * keys
-                        _ = VectorMath.expShifted(row, row, i + 1, shift: l[i])
-                        if i + 1 < keys { (row + i + 1).update(repeating: 0, count: keys - i - 1) }
+            let qoff = b * T * ldq + h * headDim
+            let l = lse + item * T
+            var i0 = 0
+            while i0 < T {
+                let rows = min(Self.queryTile, T - i0), keys = i0 + rows
+                let qp = q + qoff + i0 * ldq, dop = dOut + qoff + i0 * ldq, op = out + qoff + i0 * ldq
+                // P = exp(scale·q kᵀ − lse), zero above the diagonal.
+                BLAS.gemm(transA: false, transB: true, m: rows, n: keys, k: headDim, alpha: scale,
+                          a: qp, lda: ldq, b: kp, ldb: ldkv, c: p, ldc: keys, split: false, share: share)
+                for r in 0..<rows {
+                    let i = i0 + r, row = p + r * keys
+                    _ = VectorMath.expShifted(row, row, i + 1, shift: l[i])
+                    if i + 1 < keys { (row + i + 1).update(repeating: 0, count: keys - i - 1) }
+                }
+                // dV[..keys] += Pᵀ dO ; dP = dO V[..keys]ᵀ
+                BLAS.gemm(transA: true, transB: false, m: keys, n: headDim, k: rows,
+                          a: p, lda: keys, b: dop, ldb: ldq, beta: 1, c: dvp, ldc: ldkvGrad, split: false, share: share)
+                BLAS.gemm(transA: false, transB: true, m: rows, n: keys, k: headDim,
+                          a: dop, lda: ldq, b: vp, ldb: ldkv, c: dp, ldc: keys, split: false, share: share)
+                // dS = P ⊙ (dP − rowsum(dO ⊙ O)), written over P (zero above the diagonal, as P is).
+                for r in 0..<rows {
+                    var d: Float = 0
+                    let dor = dop + r * ldq, orow = op + r * ldq
+                    for x in 0..<headDim { d += dor[x] * orow[x] }
+                    rowDots[r] = d
+                }
+                for r in 0..<rows {
+                    let row = p + r * keys, drow = dp + r * keys, d = rowDots[r]
+                    for j in 0...(i0 + r) { row[j] *= drow[j] - d }
+                }
+                // dQ = scale · dS K[..keys] ; dK[..keys] += scale · dSᵀ Q
+                BLAS.gemm(transA: false, transB: false, m: rows, n: headDim, k: keys, alpha: scale,
+                          a: p, lda: keys, b: kp, ldb: ldkv, c: dq + qoff + i0 * ldq, ldc: ldq,
+                          split: false, share: share)
+                BLAS.gemm(transA: true, transB: false, m: keys, n: headDim, k: rows, alpha: scale,
+                          a: p, lda: keys, b: qp, ldb: ldq, beta: 1, c: dkp, ldc: ldkvGrad, split: false, share: share)
+                i0 += rows
+            }
+        }
+        guard group > 1 else { return }
+        // dk[b, t, kv head] = Σ over its query heads, in head order.
+        Parallel.chunks(batch * T, minPerChunk: 16) { _, range in
+            for row in range {
+                let b = row / T, t = row % T
+                for kvh in 0..<kvHeads {
+                    let dkRow = dk + row * ldkv + kvh * headDim, dvRow = dv + row * ldkv + kvh * headDim
+                    let first = (b * heads + kvh * group) * T + t
+                    dkRow.update(from: dkHeads + first * headDim, count: headDim)
+                    dvRow.update(from: dvHeads + first * headDim, count: headDim)
+                    for g in 1..<group {
+                        let src = (first + g * T) * headDim
+                        for x in 0..<headDim {
+                            dkRow[x] += dkHeads[src + x]
+                            dvRow[x] += dvHeads[src + x]
+                        }
                     }
-                    // dV[..keys] += Pᵀ dO ; dP = dO V[..keys]ᵀ
-                    BLAS.gemm(transA: true, transB: false, m: keys, n: headDim, k: rows,
-                              a: p, lda: keys, b: dop, ldb: ldq, beta: 1, c: dvp, ldc: ldkv, split: false, share: share)
-                    BLAS.gemm(transA: false, transB: true, m: rows, n: keys, k: headDim,
-                              a: dop, lda: ldq, b: vp, ldb: ldkv, c: dp, ldc: keys, split: false, share: share)
-                    // dS = P ⊙ (dP − rowsum(dO ⊙ O)), written over P (zero above the diagonal, as P is).
-                    for r in 0..<rows {
-                        var d: Float = 0
-                        let dor = dop + r * ldq, orow = op + r * ldq
-                        for x in 0..<headDim { d += dor[x] * orow[x] }
-                        rowDots[r] = d
-                    }
-                    for r in 0..<rows {
-                        let row = p + r * keys, drow = dp + r * keys, d = rowDots[r]
-                        for j in 0...(i0 + r) { row[j] *= drow[j] - d }
-                    }
-                    // dQ = scale · dS K[..keys] ; dK[..keys] += scale · dSᵀ Q
-                    BLAS.gemm(transA: false, transB: false, m: rows, n: headDim, k: keys, alpha: scale,
-                              a: p, lda: keys, b: kp, ldb: ldkv, c: dq + qoff + i0 * ldq, ldc: ldq,
-                              split: false, share: share)
-                    BLAS.gemm(transA: true, transB: false, m: keys, n: headDim, k: rows, alpha: scale,
-                              a: p, lda: keys, b: qp, ldb: ldq, beta: 1, c: dkp, ldc: ldkv, split: false, share: share)
-                    i0 += rows
                 }
             }
         }

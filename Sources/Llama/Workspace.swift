@@ -66,7 +66,8 @@ final class Workspace {
         dGate = FloatBuffer(count: g * n * f, zeroed: false)
         dUp = FloatBuffer(count: g * n * f, zeroed: false)
         dActivated = FloatBuffer(count: g * n * f, zeroed: false)
-        attentionScratch = FloatBuffer(count: Parallel.threads * CausalAttention.scratchPerWorker(seqLen: seqLen), zeroed: false)
+        let attention = CausalAttention(heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
+        attentionScratch = FloatBuffer(count: attention.scratchCount(batch: batch, seqLen: seqLen, backward: training), zeroed: false)
         normScratch = FloatBuffer(count: Parallel.threads * d, zeroed: false)
     }
 
