@@ -4,8 +4,8 @@
 #
 #   bash scripts/bench.sh            # ~15 minutes on 2 cores; installs the Python references with pip if missing
 #   THREADS=2 JSON_DIR=/tmp/b bash scripts/bench.sh   # JSON_DIR: keep (and reuse) each benchmark's JSON
-#   ROUNDS=3 bash scripts/bench.sh   # run everything 3 times; each side's best round is reported (a shared machine's
-#                                    # slow spells hit one side of a pair at a time; the best of several is stabler)
+#   ROUNDS=3 bash scripts/bench.sh   # run everything 3 times; report medians and the median of the per-round ratios
+#                                    # with their range (a shared machine's slow spells hit one side of a pair)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
@@ -41,56 +41,56 @@ for round in $(seq 1 "$rounds"); do
   run align align
 done
 python3 - "$out" <<'PY'
-import json, os, sys
+import json, os, statistics, sys
 d = sys.argv[1]
 rounds = sorted(r for r in os.listdir(d) if r.startswith("round-"))
-# Each side's best round: fusellm's fields from the round where it was fastest, the reference's from the round
-# where the reference was fastest (higher rates, lower times).
-BEST = {"tokens_per_s": max, "compute_tokens_per_s": max, "mb_per_s": max, "mined_seconds": min, "dtw_seconds": min}
-REFERENCE = {"torch_tokens_per_s": max, "hf_mb_per_s": max, "python_mined_seconds_estimated": min,
-             "python_dtw_seconds_estimated": min}
+# Over rounds: the median of every number, and the median of the per-round ratios (each round times fusellm and
+# its reference back to back, so a round's ratio is the paired measurement; the range shows the machine's noise).
 def load(name):
     runs = []
     for r in rounds:
         path = os.path.join(d, r, name + ".json")
         if os.path.exists(path):
             with open(path) as f: runs.append(json.load(f))
-    key = next(k for k in BEST if k in runs[0])
-    best = dict(BEST[key](runs, key=lambda j: j[key]))
-    for k, pick in REFERENCE.items():
-        values = [j[k] for j in runs if j.get(k)]
-        if values: best[k] = pick(values)
-    best["rounds"] = len(runs)
-    return best
+    merged = dict(runs[0])
+    for k in runs[0]:
+        values = [j[k] for j in runs if isinstance(j.get(k), float)]  # measurements; integers are settings
+        if values: merged[k] = statistics.median(values)
+    merged["runs"] = runs
+    return merged
+def ratio(rec, ours, ref, reference_is_time=False):
+    rs = [(j[ref] / j[ours] if reference_is_time else j[ours] / j[ref]) for j in rec["runs"] if j.get(ours) and j.get(ref)]
+    if not rs: return "–"
+    spread = f" ({min(rs):.2f}–{max(rs):.2f})" if len(rs) > 1 else ""
+    return f"{statistics.median(rs):.2f}×{spread}"
 rows = []
-def ratio(a, b): return f"{a / b:.2f}×" if a and b else "–"
 t = load("train")
-rows.append(("train step, 7M Llama (4×256 tokens)", f"{t['tokens_per_s']:.0f} tok/s", f"{t.get('torch_tokens_per_s', 0):.0f} tok/s (PyTorch eager)", ratio(t['tokens_per_s'], t.get('torch_tokens_per_s'))))
+rows.append(("train step, 7M Llama (4×256 tokens)", f"{t['tokens_per_s']:.0f} tok/s", f"{t.get('torch_tokens_per_s', 0):.0f} tok/s (PyTorch eager)", ratio(t, 'tokens_per_s', 'torch_tokens_per_s')))
 rows.append(("  model FLOPs utilisation", f"{100 * t['mfu']:.1f}% of {t['sgemm_peak_gflops']:.0f} GFLOP/s SGEMM", "", ""))
 rows.append(("  peak memory", f"{t['peak_rss_mb']:.0f} MB", f"lower bound {t['state_lower_bound_mb']:.0f} MB", f"+{t['peak_rss_mb'] - t['state_lower_bound_mb']:.0f} MB"))
 s = load("train-smollm2")
-rows.append(("train step, SmolLM2-135M shape (1×256)", f"{s['tokens_per_s']:.0f} tok/s", f"{s.get('torch_tokens_per_s', 0):.0f} tok/s (PyTorch eager)", ratio(s['tokens_per_s'], s.get('torch_tokens_per_s'))))
+rows.append(("train step, SmolLM2-135M shape (1×256)", f"{s['tokens_per_s']:.0f} tok/s", f"{s.get('torch_tokens_per_s', 0):.0f} tok/s (PyTorch eager)", ratio(s, 'tokens_per_s', 'torch_tokens_per_s')))
 rows.append(("  model FLOPs utilisation", f"{100 * s['mfu']:.1f}%", "", ""))
 rows.append(("  peak memory", f"{s['peak_rss_mb']:.0f} MB", f"lower bound {s['state_lower_bound_mb']:.0f} MB", f"+{s['peak_rss_mb'] - s['state_lower_bound_mb']:.0f} MB"))
 for name in ["infer-512", "infer-2048"]:
     i = load(name)
-    rows.append((f"SmolLM2 forward, {i['seq']} tokens", f"{i['tokens_per_s']:.0f} tok/s", f"{i.get('torch_tokens_per_s', 0):.0f} tok/s (transformers)", ratio(i['tokens_per_s'], i.get('torch_tokens_per_s'))))
+    rows.append((f"SmolLM2 forward, {i['seq']} tokens", f"{i['tokens_per_s']:.0f} tok/s", f"{i.get('torch_tokens_per_s', 0):.0f} tok/s (transformers)", ratio(i, 'tokens_per_s', 'torch_tokens_per_s')))
 k = load("tokenize")
-rows.append(("encode, SmolLM2 tokenizer (1 thread)", f"{k['mb_per_s']:.1f} MB/s", f"{k.get('hf_mb_per_s', 0):.1f} MB/s (HF tokenizers)", ratio(k['mb_per_s'], k.get('hf_mb_per_s'))))
+rows.append(("encode, SmolLM2 tokenizer (1 thread)", f"{k['mb_per_s']:.1f} MB/s", f"{k.get('hf_mb_per_s', 0):.1f} MB/s (HF tokenizers)", ratio(k, 'mb_per_s', 'hf_mb_per_s')))
 u = load("dump")
-rows.append(("dump SmolLM2 (forward + top-k + ce)", f"{u['compute_tokens_per_s']:.0f} tok/s", f"{u.get('torch_tokens_per_s', 0):.0f} tok/s (transformers)", ratio(u['compute_tokens_per_s'], u.get('torch_tokens_per_s'))))
+rows.append(("dump SmolLM2 (forward + top-k + ce)", f"{u['compute_tokens_per_s']:.0f} tok/s", f"{u.get('torch_tokens_per_s', 0):.0f} tok/s (transformers)", ratio(u, 'compute_tokens_per_s', 'torch_tokens_per_s')))
 for e in u["encodings"]:
     rows.append((f"  dump bytes/token, {e['encoding']}", f"{e['bytes_per_token']:.1f}", f"max |Δ log p| {e['max_logprob_error']:.1e}", ""))
 a = load("align")
 py = a.get("python_mined_seconds_estimated")
-rows.append((f"MinED map {a['source_size']}→{a['target_size']}", f"{a['mined_seconds']:.2f} s", f"{py:.0f} s (Python editdistance, est.)" if py else "–", ratio(py, a['mined_seconds']) if py else "–"))
+rows.append((f"MinED map {a['source_size']}→{a['target_size']}", f"{a['mined_seconds']:.2f} s", f"{py:.0f} s (Python editdistance, est.)" if py else "–", ratio(a, 'mined_seconds', 'python_mined_seconds_estimated', True)))
 pd = a.get("python_dtw_seconds_estimated")
-rows.append((f"DTW {a['dtw_source_tokens']}×{a['dtw_target_tokens']} tokens", f"{a['dtw_seconds']:.3f} s", f"{pd:.1f} s (Python, est.)" if pd else "–", ratio(pd, a['dtw_seconds']) if pd else "–"))
+rows.append((f"DTW {a['dtw_source_tokens']}×{a['dtw_target_tokens']} tokens", f"{a['dtw_seconds']:.3f} s", f"{pd:.1f} s (Python, est.)" if pd else "–", ratio(a, 'dtw_seconds', 'python_dtw_seconds_estimated', True)))
 w = [max(len(r[i]) for r in rows) for i in range(4)]
 head = ("benchmark", "fusellm", "reference (same invocation)", "ratio")
 w = [max(a, len(b)) for a, b in zip(w, head)]
 print(" | ".join(h.ljust(n) for h, n in zip(head, w)))
 print("-|-".join("-" * n for n in w))
 for r in rows: print(" | ".join(c.ljust(n) for c, n in zip(r, w)))
-print(f"\n(best of {len(rounds)} round(s) per side; JSON of every benchmark: {d}/round-*)")
+print(f"\n(median of {len(rounds)} round(s); ratio: median of the per-round ratios (range); JSON: {d}/round-*)")
 PY
