@@ -35,28 +35,35 @@ public enum AdamWKernel {
     public static func update(parameters P: UnsafeMutablePointer<Float>, gradients G: UnsafePointer<Float>,
                               firstMoment M: UnsafeMutablePointer<Float>, secondMoment V: UnsafeMutablePointer<Float>,
                               count: Int, _ c: Constants) {
+        typealias V8 = SIMD8<Float>
         Parallel.chunks(count, minPerChunk: 1 << 14) { _, range in
             var i = range.lowerBound
             while i + 8 <= range.upperBound {
-                let g = VectorMath.load(G + i) * c.gradientScale, m0 = VectorMath.load(M + i)
-                let m = m0 + c.oneMinusBeta1 * (g - m0)
-                let v = VectorMath.load(V + i) * c.beta2 + c.oneMinusBeta2 * g * g
-                let denom = fuse_sqrt8(v) / c.bias2Sqrt + c.eps
+                let (m, v, p) = step(g: VectorMath.load(G + i), m: VectorMath.load(M + i), v: VectorMath.load(V + i),
+                                     p: VectorMath.load(P + i), c)
                 VectorMath.store(m, M + i)
                 VectorMath.store(v, V + i)
-                VectorMath.store(VectorMath.load(P + i) * c.decay + c.negStepSize * m / denom, P + i)
+                VectorMath.store(p, P + i)
                 i += 8
             }
-            while i < range.upperBound {
-                let g = G[i] * c.gradientScale, m0 = M[i]
-                let m = m0 + c.oneMinusBeta1 * (g - m0)
-                let v = V[i] * c.beta2 + c.oneMinusBeta2 * g * g
-                let denom = v.squareRoot() / c.bias2Sqrt + c.eps
-                M[i] = m
-                V[i] = v
-                P[i] = P[i] * c.decay + c.negStepSize * m / denom
-                i += 1
-            }
+            // The last few values go through the same lanes, zero-padded (zeros stay finite: the denominator is eps).
+            let tail = range.upperBound - i
+            guard tail > 0 else { return }
+            var g = V8(), m0 = V8(), v0 = V8(), p0 = V8()
+            for j in 0..<tail { (g[j], m0[j], v0[j], p0[j]) = (G[i + j], M[i + j], V[i + j], P[i + j]) }
+            let (m, v, p) = step(g: g, m: m0, v: v0, p: p0, c)
+            for j in 0..<tail { (M[i + j], V[i + j], P[i + j]) = (m[j], v[j], p[j]) }
         }
+    }
+
+    /// One update of eight values.
+    @inline(__always)
+    static func step(g raw: SIMD8<Float>, m m0: SIMD8<Float>, v v0: SIMD8<Float>, p p0: SIMD8<Float>,
+                     _ c: Constants) -> (m: SIMD8<Float>, v: SIMD8<Float>, p: SIMD8<Float>) {
+        let g = raw * c.gradientScale
+        let m = m0 + c.oneMinusBeta1 * (g - m0)
+        let v = v0 * c.beta2 + c.oneMinusBeta2 * g * g
+        let denom = fuse_sqrt8(v) / c.bias2Sqrt + c.eps
+        return (m, v, p0 * c.decay + c.negStepSize * m / denom)
     }
 }

@@ -88,8 +88,8 @@ public struct CausalAttention {
         let perWorker = Self.scratchPerWorker(seqLen: T)
         let headGradients = batch * heads * T * headDim
         let dkHeads = scratch + Parallel.threads * perWorker, dvHeads = dkHeads + headGradients
+        let tileRows = min(Self.queryTile, T)
         Parallel.dynamic(items) { worker, item in
-            let tileRows = min(Self.queryTile, T)
             let p = scratch + worker * perWorker      // [rows × keys]: P, then dS over it
             let dp = p + tileRows * T                 // [rows × keys]: dP
             let rowDots = dp + tileRows * T           // [rows]: rowsum(dO ⊙ O)

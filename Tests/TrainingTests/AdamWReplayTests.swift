@@ -85,7 +85,7 @@ final class AdamWReplayTests: XCTestCase {
         XCTAssertEqual(folded.map(\.bitPattern), inPlace.map(\.bitPattern))
     }
 
-    /// The eight-lane body and the scalar tail of the kernel round identically: one call over 1,003 values
+    /// The eight-lane body and the zero-padded tail of the kernel round identically: one call over 1,003 values
     /// equals 1,003 one-value calls (all tail).
     func testKernelLanesMatchScalarTail() {
         let n = 1003
