@@ -71,8 +71,10 @@ struct BenchTrain: ParsableCommand {
         BLAS.profiling = false
         let profile = BLAS.currentProfile()
         let meanSeconds = stepTimes.reduce(0, +) / Double(steps)
-        // The median step (as the PyTorch script reports) is robust to one step hit by another process.
-        let seconds = stepTimes.sorted()[steps / 2]
+        // The median step (as the PyTorch script reports, with statistics.median) is robust to one step hit by
+        // another process.
+        let sorted = stepTimes.sorted()
+        let seconds = (sorted[(steps - 1) / 2] + sorted[steps / 2]) / 2
 
         let tokens = Double(batch * seq)
         let linearParams = Double(model.layout.totalCount - vocab * hidden * (config.tieWordEmbeddings ? 0 : 1)
