@@ -2,7 +2,7 @@
 # Every benchmark in one table: fusellm against the Python reference measured in the same invocation, on this
 # machine, with the same threads. Run it on a quiet machine (nothing else busy); numbers go to docs/performance.md.
 #
-#   bash scripts/bench.sh            # ~15 minutes on 2 cores; installs the Python references with pip if missing
+#   bash scripts/bench.sh            # ~6 minutes a round on 2 cores; installs the Python references with pip if missing
 #   THREADS=2 JSON_DIR=/tmp/b bash scripts/bench.sh   # JSON_DIR: keep (and reuse) each benchmark's JSON
 #   ROUNDS=3 bash scripts/bench.sh   # run everything 3 times; report medians and the median of the per-round ratios
 #                                    # with their range (a shared machine's slow spells hit one side of a pair)
