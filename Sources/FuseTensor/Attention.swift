@@ -7,12 +7,15 @@ public struct CausalAttention {
     public let heads: Int
     public let kvHeads: Int
     public let headDim: Int
+    /// Multiplies q·kᵀ: 1/√headDim, or Gemma's query_pre_attn_scalar^−½.
+    public let scale: Float
 
-    public init(heads: Int, kvHeads: Int, headDim: Int) {
+    public init(heads: Int, kvHeads: Int, headDim: Int, scale: Float? = nil) {
         precondition(heads % kvHeads == 0, "heads must be a multiple of kvHeads")
         self.heads = heads
         self.kvHeads = kvHeads
         self.headDim = headDim
+        self.scale = scale ?? 1 / Float(headDim).squareRoot()
     }
 
     /// Scratch floats needed per worker for a sequence length: one query tile's scores and their gradient
@@ -26,15 +29,17 @@ public struct CausalAttention {
         Parallel.threads * Self.scratchPerWorker(seqLen: T) + (backward && heads > kvHeads ? 2 * batch * heads * T * headDim : 0)
     }
 
-    var scale: Float { 1 / Float(headDim).squareRoot() }
-
     /// Query rows per tile (forward and backward).
     static let queryTile = 128
 
     /// out = softmax(q kᵀ · scale + causal mask) v, and lse [batch, heads, seq] for the backward.
+    /// Sources may restrict each query to the `window` latest keys (itself included: key j is seen from query i when
+    /// i − window < j ≤ i, as transformers' sliding-window mask) and soft-cap the scores (cap · tanh(s / cap), Gemma 2);
+    /// the backward pass supports neither.
     public func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                         out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
-                        batch: Int, seqLen T: Int, scratch: UnsafeMutablePointer<Float>) {
+                        batch: Int, seqLen T: Int, scratch: UnsafeMutablePointer<Float>,
+                        window: Int? = nil, softcap: Float? = nil) {
         let ldq = heads * headDim, ldkv = kvHeads * headDim
         let group = heads / kvHeads
         let tasks = batch * heads
@@ -53,21 +58,28 @@ public struct CausalAttention {
             let op = out + b * T * ldq + h * headDim
             let l = lse + task * T
             let i0 = tile * Self.queryTile
-            let rows = min(Self.queryTile, T - i0), keys = i0 + rows
+            let rows = min(Self.queryTile, T - i0)
+            // Keys [first, first + keys) are the union of the tile's rows' windows (all earlier keys without one).
+            let first = window.map { max(0, i0 - $0 + 1) } ?? 0, keys = i0 + rows - first
             BLAS.gemm(transA: false, transB: true, m: rows, n: keys, k: headDim, alpha: scale,
-                      a: qp + i0 * ldq, lda: ldq, b: kp, ldb: ldkv, c: s, ldc: keys, split: false, share: share)
+                      a: qp + i0 * ldq, lda: ldq, b: kp + first * ldkv, ldb: ldkv, c: s, ldc: keys, split: false, share: share)
             // Unnormalised probabilities; the 1/sum is applied to the headDim outputs instead of the i+1 scores.
             let inverseSums = s + rows * keys
             for r in 0..<rows {
                 let i = i0 + r, row = s + r * keys
-                let m = VectorMath.max(row, i + 1)
-                let sum = VectorMath.expShifted(row, row, i + 1, shift: m)
-                if i + 1 < keys { (row + i + 1).update(repeating: 0, count: keys - i - 1) }
+                let lo = window.map { max(0, i - $0 + 1) - first } ?? 0, hi = i - first  // seen keys, relative
+                if let softcap {
+                    for j in lo...hi { row[j] = tanhf(row[j] / softcap) * softcap }
+                }
+                let m = VectorMath.max(row + lo, hi - lo + 1)
+                let sum = VectorMath.expShifted(row + lo, row + lo, hi - lo + 1, shift: m)
+                if lo > 0 { row.update(repeating: 0, count: lo) }
+                if hi + 1 < keys { (row + hi + 1).update(repeating: 0, count: keys - hi - 1) }
                 inverseSums[r] = 1 / sum
                 l[i] = m + logf(sum)
             }
             BLAS.gemm(transA: false, transB: false, m: rows, n: headDim, k: keys,
-                      a: s, lda: keys, b: vp, ldb: ldkv, c: op + i0 * ldq, ldc: ldq, split: false, share: share)
+                      a: s, lda: keys, b: vp + first * ldkv, ldb: ldkv, c: op + i0 * ldq, ldc: ldq, split: false, share: share)
             for r in 0..<rows { VectorMath.scale(op + (i0 + r) * ldq, headDim, by: inverseSums[r]) }
         }
     }

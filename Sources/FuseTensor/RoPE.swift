@@ -1,24 +1,35 @@
 import Foundation
 
 /// Rotary position embedding in HF Llama's "rotate_half" layout: the pair for frequency i is
-/// (x[i], x[i + headDim/2]). Angles are formed in Float32 the way transformers forms them, so
-/// long positions round the same way.
+/// (x[i], x[i + rotaryDim/2]). Angles are formed in Float32 the way transformers forms them, so
+/// long positions round the same way. Partial rotary (GPT-NeoX, Phi-3's `partial_rotary_factor`) rotates the
+/// first `rotaryDim` dimensions of each head and leaves the rest; scaled variants come in as their inverse
+/// frequencies (`RotaryFrequencies`).
 public struct RoPE {
     public let headDim: Int
+    /// Dimensions rotated at the start of each head (= headDim unless partial).
+    public let rotaryDim: Int
     public let maxPositions: Int
-    /// cos and sin tables, [position][headDim/2].
+    /// cos and sin tables, [position][rotaryDim/2].
     public let cosTable: [Float]
     public let sinTable: [Float]
 
     public init(headDim: Int, maxPositions: Int, theta: Double) {
+        self.init(headDim: headDim, rotaryDim: headDim, maxPositions: maxPositions,
+                  inverseFrequencies: RoPE.defaultInverseFrequencies(rotaryDim: headDim, theta: theta))
+    }
+
+    /// 1 / θ^(2i/d) in Float32, as transformers' default RoPE computes it.
+    public static func defaultInverseFrequencies(rotaryDim: Int, theta: Double) -> [Float] {
+        (0..<rotaryDim / 2).map { i in 1 / powf(Float(theta), Float(2 * i) / Float(rotaryDim)) }
+    }
+
+    public init(headDim: Int, rotaryDim: Int, maxPositions: Int, inverseFrequencies invFreq: [Float]) {
+        precondition(rotaryDim % 2 == 0 && rotaryDim <= headDim && invFreq.count == rotaryDim / 2)
         self.headDim = headDim
+        self.rotaryDim = rotaryDim
         self.maxPositions = maxPositions
-        let half = headDim / 2
-        var invFreq = [Float](repeating: 0, count: half)
-        for i in 0..<half {
-            let exponent = Float(2 * i) / Float(headDim)
-            invFreq[i] = 1 / powf(Float(theta), exponent)
-        }
+        let half = rotaryDim / 2
         var c = [Float](repeating: 0, count: maxPositions * half)
         var s = [Float](repeating: 0, count: maxPositions * half)
         for p in 0..<maxPositions {
@@ -36,7 +47,7 @@ public struct RoPE {
     /// `inverse` applies the transposed rotation, which is the backward pass.
     public func apply(_ data: UnsafeMutablePointer<Float>, rows: Int, heads: Int, seqLen: Int, inverse: Bool = false) {
         precondition(seqLen <= maxPositions, "sequence longer than the RoPE table")
-        let half = headDim / 2
+        let half = rotaryDim / 2, headDim = self.headDim
         let sign: Float = inverse ? -1 : 1
         cosTable.withUnsafeBufferPointer { cosBuf in
             sinTable.withUnsafeBufferPointer { sinBuf in

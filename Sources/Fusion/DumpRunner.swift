@@ -1,3 +1,4 @@
+import Models
 import FuseFormats
 import FuseTensor
 import FuseText
@@ -67,8 +68,8 @@ public final class DumpRunner {
     private var inputs: [Int32] = []
 
     public init(prepared: PreparedCorpus, model: PretrainedModel, sourceName: String, output: URL, options: DumpOptions) throws {
-        guard options.k > 0, options.k <= model.model.config.vocabSize else {
-            throw FusionError("--k must be in 1...\(model.model.config.vocabSize) (the model's vocabulary), not \(options.k)")
+        guard options.k > 0, options.k <= model.model.vocabSize else {
+            throw FusionError("--k must be in 1...\(model.model.vocabSize) (the model's vocabulary), not \(options.k)")
         }
         guard options.textsPerShard > 0, options.lengthBucket > 0 else { throw FusionError("texts per shard and the length bucket must be positive") }
         guard options.parts > 0, options.part >= 0, options.part < options.parts else {
@@ -76,6 +77,9 @@ public final class DumpRunner {
         }
         guard model.tokenizer.eosTokenID != nil else {
             throw FormatError(file: model.source, item: "tokenizer", "has no EOS token; the dump appends EOS to every document's last text")
+        }
+        if model.addsBOS, model.tokenizer.bosTokenID == nil {
+            throw FormatError(file: model.source, item: "tokenizer", "asks for BOS before a sequence but has no BOS token")
         }
         self.prepared = prepared
         self.model = model
@@ -90,7 +94,7 @@ public final class DumpRunner {
         settings = TeacherManifest(source: sourceName, tokenizerFingerprint: model.tokenizer.fingerprint,
                                    blocksFingerprint: prepared.blocksFingerprint, k: options.k,
                                    valueEncoding: options.encoding, blockCount: prepared.textCount,
-                                   blocksPerShard: options.textsPerShard)
+                                   blocksPerShard: options.textsPerShard, bosPrepended: model.addsBOS)
     }
 
     /// The source's tokens of text `i`.
@@ -161,25 +165,30 @@ public final class DumpRunner {
     }
 
     func teacherBlock(text i: Int, tokens: [Int32]) throws -> TeacherBlock {
-        let maxPositions = model.model.config.maxPositionEmbeddings
-        guard tokens.count <= maxPositions else {
-            throw FusionError("text \(i) has \(tokens.count) tokens under \(model.source), more than its max_position_embeddings "
-                              + "(\(maxPositions)); prepare the corpus with a smaller --max-text-tokens")
+        let maxPositions = model.model.maxSequenceLength
+        let bos: Int32? = model.addsBOS ? model.tokenizer.bosTokenID.map { Int32($0) } : nil
+        let length = tokens.count + (bos == nil ? 0 : 1)
+        guard length <= maxPositions else {
+            throw FusionError("text \(i) has \(tokens.count) tokens under \(model.source)\(bos == nil ? "" : " (+ BOS)"), more than its "
+                              + "max_position_embeddings (\(maxPositions)); prepare the corpus with a smaller --max-text-tokens")
         }
-        return Self.teacherBlock(model: model.model, tokens: tokens, id: i, k: options.k,
-                                 seqLen: min(bucket(tokens.count), maxPositions), inputs: &inputs)
+        return Self.teacherBlock(model: model.model, tokens: tokens, bos: bos, id: i, k: options.k,
+                                 seqLen: min(bucket(length), maxPositions), inputs: &inputs)
     }
 
     private func bucket(_ n: Int) -> Int { max(1, (n + options.lengthBucket - 1) / options.lengthBucket) * options.lengthBucket }
 
-    /// Forward over `tokens` padded to `seqLen`, then top-k and ce over the real positions.
-    static func teacherBlock(model: LlamaModel, tokens: [Int32], id: Int, k: Int, seqLen: Int, inputs: inout [Int32]) -> TeacherBlock {
+    /// Forward over `tokens` (after `bos` when the model wants one) padded to `seqLen`, then top-k and ce over the
+    /// text's positions: BOS is no text token, so its row (the prediction of the first token) is not kept.
+    static func teacherBlock(model: any CausalLM, tokens: [Int32], bos: Int32? = nil, id: Int, k: Int, seqLen: Int,
+                             inputs: inout [Int32]) -> TeacherBlock {
         let n = tokens.count
         guard n > 0 else { return TeacherBlock(blockID: id, tokens: [], k: k, topIDs: [], topLogProbs: [], ceSum: 0, ceCount: 0) }
-        let vocab = model.config.vocabSize
+        let vocab = model.vocabSize
+        let shift = bos == nil ? 0 : 1
         if inputs.count != seqLen { inputs = [Int32](repeating: 0, count: seqLen) }
-        for t in 0..<seqLen { inputs[t] = t < n ? tokens[t] : 0 }  // the padding id is never looked at
-        let logits = model.forward(ids: inputs, batch: 1, seqLen: seqLen)
+        for t in 0..<seqLen { inputs[t] = t < shift ? bos! : t - shift < n ? tokens[t - shift] : 0 }  // padding is never looked at
+        let logits = model.forward(ids: inputs, batch: 1, seqLen: seqLen) + shift * vocab
         var ids = [Int32](repeating: 0, count: n * k), logProbs = [Float](repeating: 0, count: n * k)
         var logZ = [Float](repeating: 0, count: n)
         ids.withUnsafeMutableBufferPointer { i in

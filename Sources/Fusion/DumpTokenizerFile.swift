@@ -1,3 +1,4 @@
+import Models
 import FuseFormats
 import FuseText
 import Foundation
@@ -24,7 +25,7 @@ public enum DumpTokenizerFile {
         }
         let url = out.appendingPathComponent("tokenizer.json")
         try AtomicFile.write(try pretrained.tokenizer.tokenizerJSON(), to: url)
-        guard try PretrainedModel.loadTokenizer(path: url.path).fingerprint == pretrained.tokenizer.fingerprint else {
+        guard try BPETokenizer.load(path: url.path).fingerprint == pretrained.tokenizer.fingerprint else {
             throw FormatError(url: url, "the written tokenizer does not read back as the model's tokenizer")
         }
     }
@@ -33,7 +34,7 @@ public enum DumpTokenizerFile {
     public static func load(_ directory: URL) throws -> BPETokenizer {
         for name in ["tokenizer.json", "tokenizer.model"] {
             let url = directory.appendingPathComponent(name)
-            if FileManager.default.fileExists(atPath: url.path) { return try PretrainedModel.loadTokenizer(path: url.path) }
+            if FileManager.default.fileExists(atPath: url.path) { return try BPETokenizer.load(path: url.path) }
         }
         throw FormatError(url: directory, "no tokenizer.json or tokenizer.model next to the dump (fusellm dump writes one)")
     }

@@ -27,10 +27,13 @@ public struct TeacherManifest: Codable, Equatable, Sendable {
     public var valueEncoding: ValueEncoding
     public var blockCount: Int
     public var blocksPerShard: Int
+    /// The source saw its BOS before every text (Gemma); its rows are still one per text token. Absent: no BOS.
+    public var bosPrepended: Bool?
     public var shards: [Shard]
 
     public init(source: String, tokenizerFingerprint: String, blocksFingerprint: String, k: Int,
-                valueEncoding: ValueEncoding, blockCount: Int, blocksPerShard: Int, shards: [Shard] = []) {
+                valueEncoding: ValueEncoding, blockCount: Int, blocksPerShard: Int, bosPrepended: Bool = false,
+                shards: [Shard] = []) {
         self.source = source
         self.tokenizerFingerprint = tokenizerFingerprint
         self.blocksFingerprint = blocksFingerprint
@@ -38,6 +41,7 @@ public struct TeacherManifest: Codable, Equatable, Sendable {
         self.valueEncoding = valueEncoding
         self.blockCount = blockCount
         self.blocksPerShard = blocksPerShard
+        self.bosPrepended = bosPrepended ? true : nil
         self.shards = shards
     }
 

@@ -57,6 +57,11 @@ public struct LlamaConfig: Equatable, Sendable {
 }
 
 extension LlamaConfig {
+    /// Why a model of another family cannot be trained or merged (it can still be a source).
+    public static func notTrainable(_ family: String) -> String {
+        "\(family) is not a Llama-architecture model: train, merge and convert need one (\(family) models are sources: dump, eval, bench infer|dump)"
+    }
+
     /// Reads `config.json`. Fields that would change the computation in ways not implemented
     /// (biases, rope scaling, other activations) are refused rather than silently ignored.
     public static func load(from url: URL) throws -> LlamaConfig {
@@ -72,17 +77,17 @@ extension LlamaConfig {
 
     public init(json: [String: Any], source: String) throws {
         func int(_ key: String, default value: Int? = nil) throws -> Int {
-            if let n = json[key] as? NSNumber, !(json[key] is Bool), n.doubleValue == n.doubleValue.rounded() { return n.intValue }
+            if let n = JSONNumber.number(json[key]), n.doubleValue == n.doubleValue.rounded() { return n.intValue }
             if json[key] == nil || json[key] is NSNull, let value { return value }
             throw FormatError(file: source, item: key, json[key] == nil ? "missing" : "is not an integer")
         }
         func double(_ key: String, default value: Double) throws -> Double {
             if json[key] == nil || json[key] is NSNull { return value }
-            if let n = json[key] as? NSNumber, !(json[key] is Bool) { return n.doubleValue }
+            if let n = JSONNumber.number(json[key]) { return n.doubleValue }
             throw FormatError(file: source, item: key, "is not a number")
         }
         if let type = json["model_type"] as? String, !["llama", "mistral"].contains(type) {
-            throw FormatError(file: source, item: "model_type", "\(type) is not a Llama-architecture model")
+            throw FormatError(file: source, item: "model_type", LlamaConfig.notTrainable(type))
         }
         if let act = json["hidden_act"] as? String, act != "silu" {
             throw FormatError(file: source, item: "hidden_act", "\(act) is not supported (Llama uses silu)")

@@ -12,7 +12,7 @@ extension LlamaConfig {
     public init(gguf file: GGUFFile) throws {
         let arch = try file.string("general.architecture")
         guard arch == "llama" else {
-            throw FormatError(url: file.url, item: "general.architecture", "\(arch) is not a Llama-architecture model")
+            throw FormatError(url: file.url, item: "general.architecture", LlamaConfig.notTrainable(arch))
         }
         func key(_ name: String) -> String { "\(arch).\(name)" }
         if let scaling = file.metadata[key("rope.scaling.type")]?.stringValue, scaling != "none" {
@@ -112,13 +112,9 @@ extension LlamaModel {
 
     /// Loads a model from an HF checkpoint directory or a `.gguf` file.
     public static func load(path: String) throws -> LlamaModel {
-        let url = URL(fileURLWithPath: path)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw FormatError(url: url, "no such file or directory")
+        switch try ModelPath.resolve(path) {
+        case .directory(let url): return try load(directory: url)
+        case .gguf(let url): return try load(gguf: url)
         }
-        if isDirectory.boolValue { return try load(directory: url) }
-        if url.pathExtension.lowercased() == "gguf" { return try load(gguf: url) }
-        throw FormatError(url: url, "not a checkpoint directory or a .gguf file")
     }
 }

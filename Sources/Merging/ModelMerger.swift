@@ -1,3 +1,4 @@
+import Models
 import FuseFormats
 import FuseTensor
 import Foundation
@@ -66,7 +67,7 @@ public enum ModelMerger {
             models.append(try LlamaModel.load(path: paths[0]))
         } else {
             // A GGUF carries its tokenizer in metadata: tokenizer.json is rebuilt from it.
-            let pretrained = try PretrainedModel.load(path: paths[0])
+            let pretrained = try Pretrained<LlamaModel>.load(path: paths[0])
             tokenizerFiles = try pretrained.tokenizerFiles()
             models.append(pretrained.model)
         }

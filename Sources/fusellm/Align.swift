@@ -3,6 +3,7 @@ import FuseFormats
 import Foundation
 import Fusion
 import FuseTensor
+import FuseText
 import Llama
 
 struct Align: ParsableCommand {
@@ -31,8 +32,8 @@ struct AlignVocab: ParsableCommand {
         compute.apply()
         do {
             let method = VocabularyMethod(name: method)!
-            let sourceVocab = NormalizedVocabulary(try PretrainedModel.loadTokenizer(path: source))
-            let targetVocab = NormalizedVocabulary(try PretrainedModel.loadTokenizer(path: target))
+            let sourceVocab = NormalizedVocabulary(try BPETokenizer.load(path: source))
+            let targetVocab = NormalizedVocabulary(try BPETokenizer.load(path: target))
             let start = DispatchTime.now().uptimeNanoseconds
             let (map, cached) = try VocabularyMapCache.loadOrBuild(
                 source: sourceVocab, target: targetVocab, method: method, directory: cache.map { URL(fileURLWithPath: $0) })

@@ -46,7 +46,7 @@ struct BenchAlign: ParsableCommand {
 
     private func bench() throws {
         let targetPath = resolveTarget()
-        let sourceTok = try PretrainedModel.loadTokenizer(path: source), targetTok = try PretrainedModel.loadTokenizer(path: targetPath)
+        let sourceTok = try BPETokenizer.load(path: source), targetTok = try BPETokenizer.load(path: targetPath)
         let sourceVocab = NormalizedVocabulary(sourceTok), targetVocab = NormalizedVocabulary(targetTok)
         let threads = Parallel.threads
 

@@ -1,3 +1,4 @@
+import Models
 import ArgumentParser
 import FuseCorpus
 import FuseTensor
@@ -71,7 +72,7 @@ struct BenchDump: ParsableCommand {
             encodings.append(["encoding": encoding.rawValue, "bytes": bytes,
                               "bytes_per_token": Double(bytes) / Double(tokens), "max_logprob_error": Double(worst)])
         }
-        let vocab = pretrained.model.config.vocabSize
+        let vocab = pretrained.model.vocabSize
         var result: [String: Any] = [
             "impl": "fusellm", "model": pretrained.source, "threads": Parallel.threads, "k": k, "texts": prepared.textCount,
             "tokens": tokens, "compute_tokens_per_s": Double(tokens) / computeSeconds,

@@ -24,7 +24,7 @@ struct BenchTokenize: ParsableCommand {
     private func load() throws -> BPETokenizer {
         let url = URL(fileURLWithPath: tokenizer)
         switch url.pathExtension.lowercased() {
-        case "gguf": return try PretrainedModel.ggufTokenizer(GGUFFile(url: url))
+        case "gguf": return try BPETokenizer.load(gguf: GGUFFile(url: url))
         case "json": return try BPETokenizer.load(tokenizerJSON: url)
         case "model": return try BPETokenizer.load(sentencePieceModel: url)
         default: return try BPETokenizer.load(directory: url)

@@ -1,3 +1,4 @@
+import Models
 import ArgumentParser
 import FuseFormats
 import FuseText
@@ -30,7 +31,7 @@ struct Convert: ParsableCommand {
         guard !FileManager.default.fileExists(atPath: out.path) else {
             throw FormatError(url: out, "already exists; remove it or choose another --output")
         }
-        let pretrained = try PretrainedModel.load(path: model)
+        let pretrained = try Pretrained<LlamaModel>.load(path: model)
         // Everything is written into a hidden sibling and renamed at the end, so a killed
         // conversion never leaves a directory that looks complete.
         let staging = out.deletingLastPathComponent()

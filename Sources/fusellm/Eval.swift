@@ -1,3 +1,4 @@
+import Models
 import ArgumentParser
 import FuseCorpus
 import FuseTensor
@@ -82,6 +83,8 @@ struct Eval: ParsableCommand {
         let label: String, source: String
         let tokenizer: BPETokenizer
         let vocabSize: Int, maxPositions: Int
+        /// The model's BOS when it expects one first (Gemma): each block then starts with it and every text token is scored.
+        let bos: Int32?
         /// Σ −log p(next token) and the count over one block of ids (targets: ids shifted, last ignored).
         let blockLoss: (_ ids: [Int32], _ targets: [Int32]) -> CrossEntropy.Result
     }
@@ -95,8 +98,8 @@ struct Eval: ParsableCommand {
         let loaded = try model.map { try PretrainedModel.load(path: $0) }
         if !ensemble {
             return zip(model, loaded).map { path, m in
-                Scorer(label: Self.shortName(path), source: m.source, tokenizer: m.tokenizer, vocabSize: m.model.config.vocabSize,
-                       maxPositions: m.model.config.maxPositionEmbeddings) { ids, targets in
+                Scorer(label: Self.shortName(path), source: m.source, tokenizer: m.tokenizer, vocabSize: m.model.vocabSize,
+                       maxPositions: m.model.maxSequenceLength, bos: Self.bos(m)) { ids, targets in
                     m.model.loss(ids: ids, targets: targets, batch: 1, seqLen: ids.count)
                 }
             }
@@ -104,18 +107,20 @@ struct Eval: ParsableCommand {
         guard loaded.count >= 2 else { throw ValidationError("--ensemble needs at least two --model") }
         let first = loaded[0]
         for (path, m) in zip(model, loaded).dropFirst() {
-            guard m.tokenizer.fingerprint == first.tokenizer.fingerprint, m.model.config.vocabSize == first.model.config.vocabSize else {
+            guard m.tokenizer.fingerprint == first.tokenizer.fingerprint, m.model.vocabSize == first.model.vocabSize, m.addsBOS == first.addsBOS else {
                 throw ValidationError("\(path): its tokenizer or vocabulary size differs from \(model[0])'s; an output ensemble "
                                       + "averages distributions over one vocabulary, so its models must share a tokenizer")
             }
         }
         let label = "ensemble(\(model.map(Self.shortName).joined(separator: ", ")))"
         let models = loaded.map(\.model)
-        return [Scorer(label: label, source: label, tokenizer: first.tokenizer, vocabSize: first.model.config.vocabSize,
-                       maxPositions: loaded.map(\.model.config.maxPositionEmbeddings).min()!) { ids, targets in
+        return [Scorer(label: label, source: label, tokenizer: first.tokenizer, vocabSize: first.model.vocabSize,
+                       maxPositions: loaded.map(\.model.maxSequenceLength).min()!, bos: Self.bos(first)) { ids, targets in
             OutputEnsemble.loss(models: models, ids: ids, targets: targets)
         }]
     }
+
+    static func bos(_ m: PretrainedModel) -> Int32? { m.addsBOS ? m.tokenizer.bosTokenID.map { Int32($0) } : nil }
 
     /// Next-token loss over the documents (EOS after each), in blocks of `blockSize` plus a shorter last one.
     func score(_ scorer: Scorer, documents: [String], label: String) throws -> Score {
@@ -130,9 +135,12 @@ struct Eval: ParsableCommand {
         var progress = ProgressLine(total: (tokens.count + T - 1) / T, unit: "blocks")
         let began = Date()
         var start = 0, done = 0
-        while tokens.count - start >= 2 {
-            let n = min(T, tokens.count - start)
-            let ids = Array(tokens[start..<(start + n)])
+        // Without BOS a block's first token is context only; with BOS (as the model was trained) it is predicted too.
+        let lead = scorer.bos == nil ? 0 : 1
+        while tokens.count - start >= 2 - lead {
+            let n = min(T - lead, tokens.count - start)
+            let text = Array(tokens[start..<(start + n)])
+            let ids = scorer.bos.map { [$0] + text } ?? text
             let targets = Array(ids.dropFirst()) + [CrossEntropy.ignore]
             if let bad = ids.first(where: { Int($0) >= scorer.vocabSize }) {
                 throw ValidationError("\(scorer.source): token id \(bad) is outside the model's vocabulary")

@@ -36,8 +36,8 @@ struct Prepare: ParsableCommand {
         guard let policy = InvalidLinePolicy(rawValue: invalidLines) else { throw ValidationError("--invalid-lines must be stop or skip") }
         do {
             let targetPath = target ?? tokenizer!
-            let targetTokenizer = try PretrainedModel.loadTokenizer(path: targetPath)
-            let also = try alsoTokenizer.map { (try PretrainedModel.loadTokenizer(path: $0), $0) }
+            let targetTokenizer = try BPETokenizer.load(path: targetPath)
+            let also = try alsoTokenizer.map { (try BPETokenizer.load(path: $0), $0) }
             let corpus = try Corpus(paths: data, textField: textField, invalidLines: policy,
                                     domainField: domainField.isEmpty ? nil : domainField)
             var options = PrepareOptions()

@@ -1,3 +1,4 @@
+import Models
 import ArgumentParser
 import FuseCorpus
 import FuseFormats
@@ -176,7 +177,7 @@ struct Train: ParsableCommand {
     private func loadModelAndTokenizer() throws -> (LlamaModel, any TextTokenizer, [String: Data]) {
         if let initFrom {
             guard tokenizer == nil else { throw ValidationError("--tokenizer is for new models; --init-from uses the model's own") }
-            let pretrained = try PretrainedModel.load(path: initFrom)
+            let pretrained = try Pretrained<LlamaModel>.load(path: initFrom)
             return (pretrained.model, pretrained.tokenizer, try pretrained.tokenizerFiles())
         }
         guard let modelConfig else { throw ValidationError("give --init-from MODEL or --model-config config.json") }
@@ -187,11 +188,11 @@ struct Train: ParsableCommand {
             }
             return (model, ByteTokenizer(), [:])
         }
-        let bpe = try PretrainedModel.loadTokenizer(path: tokenizer)
+        let bpe = try BPETokenizer.load(path: tokenizer)
         guard bpe.vocabSize <= model.config.vocabSize else {
             throw TrainingError("\(tokenizer) has \(bpe.vocabSize) tokens but \(modelConfig) has vocab_size \(model.config.vocabSize)")
         }
-        let files = try PretrainedModel.tokenizerFiles(bpe, addsBOS: false, maxLength: model.config.maxPositionEmbeddings)
+        let files = try bpe.hfTokenizerFiles(addsBOS: false, maxLength: model.config.maxPositionEmbeddings)
         return (model, bpe, files)
     }
 }

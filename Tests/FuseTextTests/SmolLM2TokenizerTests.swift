@@ -14,7 +14,7 @@ final class SmolLM2TokenizerTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: Self.gguf.path) else {
             throw XCTSkip("SKIPPED: \(Self.gguf.path) is absent; run `bash scripts/fetch-models.sh` to fetch SmolLM2")
         }
-        let tokenizer = try PretrainedModel.ggufTokenizer(GGUFFile(url: Self.gguf))
+        let tokenizer = try BPETokenizer.load(gguf: GGUFFile(url: Self.gguf))
         XCTAssertEqual(tokenizer.vocabSize, 49152)
         XCTAssertEqual(tokenizer.eosTokenID, 2)
         let matched = try assertMatchesFixture(tokenizer: tokenizer, fixture: "smollm2")
@@ -26,11 +26,11 @@ final class SmolLM2TokenizerTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: Self.gguf.path) else {
             throw XCTSkip("SKIPPED: \(Self.gguf.path) is absent; run `bash scripts/fetch-models.sh` to fetch SmolLM2")
         }
-        let tokenizer = try PretrainedModel.ggufTokenizer(GGUFFile(url: Self.gguf))
+        let tokenizer = try BPETokenizer.load(gguf: GGUFFile(url: Self.gguf))
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fusellm-smol-tok-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        for (name, data) in try PretrainedModel.tokenizerFiles(tokenizer, addsBOS: false, maxLength: 8192) {
+        for (name, data) in try tokenizer.hfTokenizerFiles(addsBOS: false, maxLength: 8192) {
             try data.write(to: dir.appendingPathComponent(name))
         }
         let reread = try BPETokenizer.load(directory: dir)

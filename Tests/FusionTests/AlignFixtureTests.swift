@@ -13,8 +13,8 @@ enum AlignFixtures {
     /// The tokenizers as the script names them.
     static func load(_ name: String) throws -> BPETokenizer {
         switch name {
-        case "target-spm": return try PretrainedModel.loadTokenizer(path: repository.appendingPathComponent("data/tokenizers/target-spm/tokenizer.model").path)
-        case "source-bpe": return try PretrainedModel.loadTokenizer(path: repository.appendingPathComponent("data/tokenizers/source-bpe/tokenizer.json").path)
+        case "target-spm": return try BPETokenizer.load(path: repository.appendingPathComponent("data/tokenizers/target-spm/tokenizer.model").path)
+        case "source-bpe": return try BPETokenizer.load(path: repository.appendingPathComponent("data/tokenizers/source-bpe/tokenizer.json").path)
         default: return try BPETokenizer.load(tokenizerJSON: tokenizer("\(name)/tokenizer.json"))
         }
     }

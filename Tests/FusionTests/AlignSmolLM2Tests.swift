@@ -14,7 +14,7 @@ final class AlignSmolLM2Tests: XCTestCase {
         guard FileManager.default.fileExists(atPath: Self.gguf.path) else {
             throw XCTSkip("SKIPPED: \(Self.gguf.path) is absent; run bash scripts/fetch-models.sh to test SmolLM2's vocabulary")
         }
-        return (try PretrainedModel.loadTokenizer(path: Self.gguf.path), try PretrainedModel.loadTokenizer(path: Self.target.path))
+        return (try BPETokenizer.load(path: Self.gguf.path), try BPETokenizer.load(path: Self.target.path))
     }
 
     func testMinEDAgainstBruteForce() throws {

@@ -1,3 +1,4 @@
+import Models
 import FuseCorpus
 import FuseFormats
 import FuseTensor
@@ -12,7 +13,7 @@ final class DumpTests: XCTestCase {
     static func tinyModel(_ tokenizer: BPETokenizer, seed: UInt64) -> PretrainedModel {
         let config = LlamaConfig(vocabSize: tokenizer.vocabSize, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4,
                                  numKVHeads: 2, maxPositionEmbeddings: 256, initializerRange: 0.3)
-        return PretrainedModel(model: .randomlyInitialized(config: config, seed: seed), tokenizer: tokenizer,
+        return PretrainedModel(model: LlamaModel.randomlyInitialized(config: config, seed: seed), tokenizer: tokenizer,
                                source: "tiny-\(seed)", addsBOS: false)
     }
 
@@ -52,7 +53,7 @@ final class DumpTests: XCTestCase {
 
     func testDumpedValuesAreTheTopKOfADirectForwardAndCeIsTheModelLoss() throws {
         let p = try Self.prepared()
-        let m = Self.source.model, vocab = m.config.vocabSize, k = 5
+        let m = Self.source.model, vocab = m.vocabSize, k = 5
         for (encoding, bound) in [(ValueEncoding.f32, Float(2e-5)), (.q16, 2e-5 + 1.0 / 2048)] {
             let dir = temporaryDirectory("dump-values-\(encoding)")
             let runner = try dump(Self.source, into: dir, options(encoding))

@@ -1,3 +1,4 @@
+import Models
 import FuseFormats
 import FuseTensor
 import FuseText

@@ -1,3 +1,4 @@
+import Models
 import FuseTensor
 import Foundation
 import Llama

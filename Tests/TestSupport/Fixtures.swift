@@ -17,8 +17,11 @@ public enum Fixtures {
     /// scripts/make-corpus-fixtures.py.
     public static let corpus = root.appendingPathComponent("corpus")
     public static func corpus(_ relative: String) -> String { corpus.appendingPathComponent(relative).path }
-    /// The real model fetched by scripts/fetch-models.sh (not in git).
+    /// scripts/make-family-fixtures.py: a tiny random transformers model per source family.
+    public static func family(_ name: String) -> URL { root.appendingPathComponent("families").appendingPathComponent(name) }
+    /// The real models fetched by scripts/fetch-models.sh (not in git).
     public static let smolLM2 = packageRoot.appendingPathComponent("checkpoints/SmolLM2-135M-Instruct.Q4_1.gguf")
+    public static let gemma3 = packageRoot.appendingPathComponent("checkpoints/gemma-3-270m-q4_k_m.gguf")
 }
 
 /// max |a − b| / max |b|: the relative error measure the fixtures are held to.

@@ -5,12 +5,12 @@ import Foundation
 public enum OutputEnsemble {
     /// Σ −log( (1/M) Σₘ pₘ(target) ) and the count over one sequence (`targets`: −1 where nothing is scored).
     /// Averaged in log space (log-sum-exp over the models) so tiny probabilities keep their precision.
-    public static func loss(models: [LlamaModel], ids: [Int32], targets: [Int32]) -> CrossEntropy.Result {
+    public static func loss(models: [any CausalLM], ids: [Int32], targets: [Int32]) -> CrossEntropy.Result {
         precondition(!models.isEmpty && ids.count == targets.count)
         let perModel = models.map { m in
             let logits = m.forward(ids: ids, batch: 1, seqLen: ids.count)
             return targets.withUnsafeBufferPointer {
-                CrossEntropy.targetLogProbs(logits: logits, targets: $0.baseAddress!, rows: ids.count, vocab: m.config.vocabSize)
+                CrossEntropy.targetLogProbs(logits: logits, targets: $0.baseAddress!, rows: ids.count, vocab: m.vocabSize)
             }
         }
         let logM = Foundation.log(Double(models.count))
