@@ -9,6 +9,11 @@ extension BPETokenizer {
     ///   derived from the scores (`generate_merges`), byte fallback, unknown runs fused, no unknown token;
     ///   pre-tokenizer Metaspace (▁, prepend "first", no split); decoder Replace ▁→space, ByteFallback, Fuse,
     ///   Strip one leading space. `addSpacePrefix` does not change this (transformers ignores it too).
+    /// - `model` "llama" in a Gemma file (`architecture` gemma, gemma2, gemma3): GemmaTokenizer, as transformers'
+    ///   `gemma_tokenizer` builds it — tokens of two or more blanks respelled with ▁, merges derived with the file
+    ///   order as the score (Gemma's scores do not follow its merge order), normalizer Replace " "→▁, pre-tokenizer
+    ///   Split(" ", merged with previous), byte fallback, `<unk>` fused; decoder Replace ▁→space, ByteFallback, Fuse;
+    ///   default special tokens `<pad>`, `<eos>`, `<bos>`, `<unk>`, `<mask>`.
     /// - `pre` naming a Llama-3 / Qwen2 family (`llama-bpe`, `qwen2`, …) replaces the pre-tokenizer by that
     ///   family's Split regex then ByteLevel without regex, as transformers' `set_split_regex` does.
     ///
@@ -18,7 +23,7 @@ extension BPETokenizer {
     /// added tokens, then the BOS / EOS / UNK / PAD tokens the ids name.
     public static func fromGGUF(model: String, pre: String?, tokens: [String], merges: [String]?, scores: [Float]?,
                                 tokenTypes: [Int]?, bosID: Int?, eosID: Int?, unknownID: Int?,
-                                addSpacePrefix: Bool?, paddingID: Int? = nil) throws -> BPETokenizer {
+                                addSpacePrefix: Bool?, paddingID: Int? = nil, architecture: String? = nil) throws -> BPETokenizer {
         let file = "GGUF metadata"
         func fail(_ field: String, _ message: String) -> TokenizerError {
             TokenizerError(file: file, field: "tokenizer.ggml.\(field)", message: message)
@@ -40,6 +45,15 @@ extension BPETokenizer {
         case "gpt2": byteLevel = true
         case "llama": byteLevel = false
         default: throw fail("model", "\(model) is not supported (only gpt2 and llama)")
+        }
+        let gemma = !byteLevel && ["gemma", "gemma2", "gemma3"].contains(architecture ?? "")
+        var tokens = tokens, scores = scores
+        if gemma {
+            tokens = tokens.map { t in
+                t.contains(" ") && t.unicodeScalars.allSatisfy(\.properties.isWhitespace)
+                    ? String(repeating: "\u{2581}", count: t.unicodeScalars.count) : t
+            }
+            scores = tokens.indices.map { -Float($0) }
         }
 
         // Vocabulary: {token: index}, the last index for a token listed twice.
@@ -63,7 +77,10 @@ extension BPETokenizer {
 
         var steps: [PreTokenizerStep]
         let decoder: TokenDecoder
-        if byteLevel {
+        if gemma {
+            steps = [.split(pattern: .string(" "), behavior: .mergedWithPrevious, invert: false)]
+            decoder = .sequence([.replace(pattern: "\u{2581}", content: " "), .byteFallback, .fuse])
+        } else if byteLevel {
             steps = [.byteLevel(addPrefixSpace: false, trimOffsets: true, useRegex: true)]
             decoder = .byteLevel(addPrefixSpace: true, trimOffsets: true, useRegex: true)
         } else {
@@ -81,7 +98,7 @@ extension BPETokenizer {
         let spelling: WordSpelling = PreTokenizerPipeline(steps: steps).spelling
         let bpe: BPEModel
         do {
-            bpe = try BPEModel(vocab: vocab, merges: pairs, unkToken: nil, fuseUnk: !byteLevel, byteFallback: !byteLevel,
+            bpe = try BPEModel(vocab: vocab, merges: pairs, unkToken: gemma ? "<unk>" : nil, fuseUnk: !byteLevel, byteFallback: !byteLevel,
                                ignoreMerges: false, spelling: spelling)
         } catch let e as BPEModel.Invalid {
             throw fail(e.message.hasPrefix("merge") ? "merges" : "tokens", e.message)
@@ -117,7 +134,8 @@ extension BPETokenizer {
             addedIndex[content] = added.count
             added.append(t)
         }
-        for name in byteLevel ? ["<|endoftext|>"] : ["<s>", "</s>", "<unk>"] { add(name, special: true) }
+        let defaults = byteLevel ? ["<|endoftext|>"] : gemma ? ["<bos>", "<eos>", "<unk>", "<pad>", "<mask>"] : ["<s>", "</s>", "<unk>"]
+        for name in defaults { add(name, special: true) }
         if let types = tokenTypes {
             for (t, type) in zip(tokens, types) where type == 3 {
                 if !byteLevel || ByteLevelAlphabet.isSpelled(t) { add(t, special: true) }
@@ -130,7 +148,7 @@ extension BPETokenizer {
             if let id, addedIndex[tokens[id]] == nil { add(tokens[id], special: true) }
         }
 
-        let hf = makeHFPipeline(normalizer: nil, preTokenizer: steps, decoder: decoder, postProcessor: .null,
+        let hf = makeHFPipeline(normalizer: gemma ? .replace(pattern: " ", content: "\u{2581}") : nil, preTokenizer: steps, decoder: decoder, postProcessor: .null,
                                 addedTokens: added)
         func idOf(_ index: Int?) -> Int32? {
             guard let index else { return nil }

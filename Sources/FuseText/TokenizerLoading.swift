@@ -38,7 +38,9 @@ extension BPETokenizer {
                 addSpacePrefix: m["tokenizer.ggml.add_space_prefix"].flatMap { v -> Bool? in
                     if case .bool(let b) = v { return b }
                     return nil
-                })
+                },
+                paddingID: m["tokenizer.ggml.padding_token_id"]?.intValue,
+                architecture: m["general.architecture"]?.stringValue)
         } catch let e as FormatError {
             throw e
         } catch {
