@@ -184,25 +184,16 @@ public final class DumpRunner {
                              inputs: inout [Int32]) -> TeacherBlock {
         let n = tokens.count
         guard n > 0 else { return TeacherBlock(blockID: id, tokens: [], k: k, topIDs: [], topLogProbs: [], ceSum: 0, ceCount: 0) }
-        let vocab = model.vocabSize
         let shift = bos == nil ? 0 : 1
         if inputs.count != seqLen { inputs = [Int32](repeating: 0, count: seqLen) }
         for t in 0..<seqLen { inputs[t] = t < shift ? bos! : t - shift < n ? tokens[t - shift] : 0 }  // padding is never looked at
-        let logits = model.forward(ids: inputs, batch: 1, seqLen: seqLen) + shift * vocab
-        var ids = [Int32](repeating: 0, count: n * k), logProbs = [Float](repeating: 0, count: n * k)
-        var logZ = [Float](repeating: 0, count: n)
-        ids.withUnsafeMutableBufferPointer { i in
-            logProbs.withUnsafeMutableBufferPointer { l in
-                logZ.withUnsafeMutableBufferPointer { z in
-                    TopK.extract(logits: logits, rows: n, vocab: vocab, k: k, ids: i.baseAddress!, logProbs: l.baseAddress!,
-                                 logZ: z.baseAddress!)
-                }
-            }
-        }
+        let targets = (0..<n).map { t in t + 1 < n ? tokens[t + 1] : -1 }
+        let summary = model.nextTokenSummary(ids: inputs, rows: shift..<(shift + n), k: k, targets: targets)
         // ce = mean over positions with a next token of logZ − logit(next): CrossEntropy.loss's terms, without its
         // second pass of exponentials over the vocabulary.
         var ceSum = 0.0
-        for t in 0..<(n - 1) { ceSum += Double(logZ[t] - logits[t * vocab + Int(tokens[t + 1])]) }
+        for t in 0..<(n - 1) { ceSum += Double(summary.logZ[t] - summary.targetLogits[t]) }
+        let ids = summary.topIDs, logProbs = summary.topLogProbs
         return TeacherBlock(blockID: id, tokens: tokens, k: k, topIDs: ids, topLogProbs: logProbs,
                             ceSum: ceSum, ceCount: n - 1)
     }

@@ -71,6 +71,99 @@ public final class TransformerModel: CausalLM {
     }
 
     public func forward(ids: [Int32], batch: Int, seqLen: Int) -> UnsafeMutablePointer<Float> {
+        let (w, h) = finalHidden(ids: ids, batch: batch, seqLen: seqLen)
+        let c = config, n = w.rows, logits = w.fullLogits.pointer
+        BLAS.linear(x: h, w: parameters.pointer + layout.global.lmHead, y: logits, rows: n, inFeatures: c.hiddenSize,
+                    outFeatures: c.vocabSize)
+        if let cap = c.finalSoftcap { SoftCap.apply(logits, count: n * c.vocabSize, cap: cap) }
+        return logits
+    }
+
+    /// Vocabulary columns per tile of the output projection in `nextTokenSummary`: with Gemma's 262,144 tokens the
+    /// full logits of a 2,048-token text would take 2 GB; a tile of them stays in the caches.
+    nonisolated(unsafe) public static var vocabularyTile = 8192
+
+    /// Tile by tile over the vocabulary: each tile of logits is produced by one GEMM, soft-capped, and folded into
+    /// every row's running top-k, log-sum-exp (rescaled when the maximum grows) and target logit, so memory is
+    /// bounded by rows × tile whatever the vocabulary.
+    public func nextTokenSummary(ids: [Int32], rows: Range<Int>, k: Int, targets: [Int32]) -> NextTokenSummary {
+        precondition(targets.count == rows.count && rows.upperBound <= ids.count && k > 0 && k <= config.vocabSize)
+        let (w, hidden) = finalHidden(ids: ids, batch: 1, seqLen: ids.count)
+        let c = config, d = c.hiddenSize, V = c.vocabSize, R = rows.count, tile = Self.vocabularyTile
+        let h = hidden + rows.lowerBound * d, head = parameters.pointer + layout.global.lmHead
+        let logits = w.tileLogits(rows: R, columns: min(tile, V)).pointer
+        var summary = NextTokenSummary(rows: R, k: k)
+        var maxima = [Float](repeating: -.infinity, count: R), sums = [Float](repeating: 0, count: R)
+        // One accumulator per row, grouped by the fixed chunk of rows that owns it (Parallel.chunks' boundaries).
+        let chunks = Parallel.chunkCount(R, minPerChunk: 4)
+        var best = (0..<chunks).map { chunk in
+            [TopKAccumulator](repeating: TopKAccumulator(k: k), count: R * (chunk + 1) / chunks - R * chunk / chunks)
+        }
+        maxima.withUnsafeMutableBufferPointer { maxima in
+            sums.withUnsafeMutableBufferPointer { sums in
+                summary.targetLogits.withUnsafeMutableBufferPointer { targetLogits in
+                    best.withUnsafeMutableBufferPointer { best in
+                        var start = 0
+                        while start < V {
+                            let cols = min(tile, V - start)
+                            BLAS.gemm(transA: false, transB: true, m: R, n: cols, k: d, a: h, lda: d, b: head + start * d, ldb: d,
+                                      c: logits, ldc: cols)
+                            if let cap = c.finalSoftcap { SoftCap.apply(logits, count: R * cols, cap: cap) }
+                            let first = start
+                            Parallel.chunks(R, minPerChunk: 4) { chunk, range in
+                                for r in range {
+                                    let row = UnsafePointer(logits + r * cols)
+                                    let m = VectorMath.max(row, cols)
+                                    if m > maxima[r] {
+                                        sums[r] = sums[r] * Foundation.exp(maxima[r] - m) + VectorMath.sumExpShifted(row, cols, shift: m)
+                                        maxima[r] = m
+                                    } else {
+                                        sums[r] += VectorMath.sumExpShifted(row, cols, shift: maxima[r])
+                                    }
+                                    best[chunk][r - range.lowerBound].add(row, count: cols, firstID: first)
+                                    let t = Int(targets[r])
+                                    if t >= first && t < first + cols { targetLogits[r] = row[t - first] }
+                                }
+                            }
+                            start += cols
+                        }
+                    }
+                }
+            }
+        }
+        for chunk in 0..<chunks {
+            let lo = R * chunk / chunks
+            for (i, acc) in best[chunk].enumerated() {
+                let r = lo + i
+                summary.logZ[r] = maxima[r] + Foundation.log(sums[r])
+                summary.topIDs.withUnsafeMutableBufferPointer { ids in
+                    summary.topLogProbs.withUnsafeMutableBufferPointer { lp in
+                        acc.write(ids: ids.baseAddress! + r * k, logProbs: lp.baseAddress! + r * k, logZ: summary.logZ[r])
+                    }
+                }
+            }
+        }
+        return summary
+    }
+
+    /// Through the tiled summary (k = 1), so that scoring a long text never holds its full logits.
+    public func loss(ids: [Int32], targets: [Int32], batch: Int, seqLen: Int) -> CrossEntropy.Result {
+        precondition(ids.count == batch * seqLen && targets.count == ids.count)
+        var result = CrossEntropy.Result(lossSum: 0, count: 0)
+        for b in 0..<batch {
+            let range = (b * seqLen)..<((b + 1) * seqLen)
+            let rowTargets = targets[range].map { $0 == CrossEntropy.ignore ? -1 : $0 }
+            let s = nextTokenSummary(ids: Array(ids[range]), rows: 0..<seqLen, k: 1, targets: rowTargets)
+            for (r, t) in rowTargets.enumerated() where t >= 0 {
+                result.lossSum += Double(s.logZ[r] - s.targetLogits[r])
+                result.count += 1
+            }
+        }
+        return result
+    }
+
+    /// Runs the layers and the final norm; returns the workspace and the normed hidden states [batch·seqLen, hidden].
+    private func finalHidden(ids: [Int32], batch: Int, seqLen: Int) -> (TransformerWorkspace, UnsafeMutablePointer<Float>) {
         precondition(ids.count == batch * seqLen)
         precondition(seqLen <= config.maxPositionEmbeddings,
                      "sequence length \(seqLen) exceeds max_position_embeddings \(config.maxPositionEmbeddings)")
@@ -97,10 +190,7 @@ public final class TransformerModel: CausalLM {
             x = layer(l, x: x, w)
         }
         norm(x, weight: layout.global.finalNorm, bias: layout.global.finalNormBias, out: w.normed.pointer, rows: n, dim: d, w)
-        BLAS.linear(x: w.normed.pointer, w: P + layout.global.lmHead, y: w.logits.pointer, rows: n, inFeatures: d,
-                    outFeatures: c.vocabSize)
-        if let cap = c.finalSoftcap { SoftCap.apply(w.logits.pointer, count: n * c.vocabSize, cap: cap) }
-        return w.logits.pointer
+        return (w, w.normed.pointer)
     }
 
     /// One decoder layer; returns where its output lies (the two residual buffers alternate).

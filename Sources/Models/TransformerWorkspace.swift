@@ -16,7 +16,19 @@ final class TransformerWorkspace {
     /// Mixture of experts: the rows routed to one expert, gathered, and their output.
     let gathered: FloatBuffer, expertOut: FloatBuffer
     let attentionScratch: FloatBuffer
-    let logits: FloatBuffer
+    private let vocabSize: Int
+    /// Logits of every row, allocated by the first full forward pass only (a dump's tiled head never needs them).
+    lazy var fullLogits = FloatBuffer(count: rows * vocabSize, zeroed: false)
+    private var tile: FloatBuffer?
+
+    /// Scratch for one vocabulary tile of logits.
+    func tileLogits(rows: Int, columns: Int) -> FloatBuffer {
+        if let t = tile, t.count >= rows * columns { return t }
+        tile = nil
+        let t = FloatBuffer(count: rows * columns, zeroed: false)
+        tile = t
+        return t
+    }
 
     init(config c: TransformerConfig, attention: CausalAttention, batch: Int, seqLen: Int) {
         self.batch = batch
@@ -41,7 +53,7 @@ final class TransformerWorkspace {
         gathered = buffer(moe ? n * d : 0)
         expertOut = buffer(moe ? n * d : 0)
         attentionScratch = buffer(attention.scratchCount(batch: batch, seqLen: seqLen, backward: false))
-        logits = buffer(n * c.vocabSize)
+        vocabSize = c.vocabSize
     }
 
     deinit { ids.deallocate() }

@@ -1,4 +1,5 @@
 import FuseFormats
+import FuseTensor
 import Foundation
 import Llama
 import Models
@@ -73,5 +74,42 @@ final class FamilyExactnessTests: XCTestCase {
         let a = Array(UnsafeBufferPointer(start: llama.forward(ids: ids, batch: 1, seqLen: ids.count), count: ids.count * llama.config.vocabSize))
         let b = generic.forward(ids: ids, batch: 1, seqLen: ids.count)
         XCTAssertLessThan(relativeError(b, a), 1e-6)
+    }
+}
+
+/// The tiled output projection (`TransformerModel.nextTokenSummary`, `loss`) against the same quantities from the
+/// full logits, across tile boundaries and with final-logit soft-capping.
+final class TiledHeadTests: XCTestCase {
+    func testSummaryFromVocabularyTilesEqualsFullLogits() throws {
+        for name in ["gemma2", "gpt2", "qwen3"] {
+            let model = try TransformerModel.load(directory: Fixtures.family(name))
+            let ids = try FamilyExactnessTests.reference(name).ids[0]
+            let V = model.vocabSize, T = ids.count, k = 7
+            let full = Array(UnsafeBufferPointer(start: model.forward(ids: ids, batch: 1, seqLen: T), count: T * V))
+            let rows = 3..<T
+            let targets = rows.map { $0 + 1 < T ? ids[$0 + 1] : -1 }
+            let saved = TransformerModel.vocabularyTile
+            defer { TransformerModel.vocabularyTile = saved }
+            TransformerModel.vocabularyTile = 17   // 96 = 5 × 17 + 11: uneven tiles
+            let s = model.nextTokenSummary(ids: ids, rows: rows, k: k, targets: targets)
+            for (i, r) in rows.enumerated() {
+                let row = Array(full[(r * V)..<((r + 1) * V)])
+                let m = row.max()!
+                let logZ = m + Foundation.log(row.reduce(Float(0)) { $0 + Foundation.exp($1 - m) })
+                XCTAssertEqual(s.logZ[i], logZ, accuracy: 1e-5, "\(name) row \(r)")
+                let order = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }
+                XCTAssertEqual(s.topIDs[(i * k)..<((i + 1) * k)].map(Int.init), Array(order.prefix(k)), "\(name) row \(r)")
+                for j in 0..<k { XCTAssertEqual(s.topLogProbs[i * k + j], row[order[j]] - logZ, accuracy: 1e-5) }
+                if targets[i] >= 0 { XCTAssertEqual(s.targetLogits[i], row[Int(targets[i])], accuracy: 1e-5) } else { XCTAssertTrue(s.targetLogits[i].isNaN) }
+            }
+            // The loss through the tiles equals cross-entropy over the full logits.
+            let lossTargets = Array(ids.dropFirst()) + [CrossEntropy.ignore]
+            let tiled = model.loss(ids: ids, targets: lossTargets, batch: 1, seqLen: T)
+            let direct = full.withUnsafeBufferPointer { f in lossTargets.withUnsafeBufferPointer {
+                CrossEntropy.loss(logits: f.baseAddress!, targets: $0.baseAddress!, rows: T, vocab: V)
+            } }
+            XCTAssertEqual(tiled.count, direct.count)
+            XCTAssertEqual(tiled.lossSum, direct.lossSum, accuracy: 1e-4 * abs(direct.lossSum))
+        }
     }
 }

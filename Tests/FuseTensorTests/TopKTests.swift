@@ -1,4 +1,4 @@
-import Fusion
+import FuseTensor
 import XCTest
 
 final class TopKTests: XCTestCase {
