@@ -33,7 +33,8 @@ FAMILIES = {
     "llama-linear": ("llama", dict(COMMON, rope_scaling=dict(rope_type="linear", factor=2.0), tie_word_embeddings=True)),
     "mistral": ("mistral", dict(COMMON, sliding_window=12, head_dim=12)),
     "qwen2": ("qwen2", dict(COMMON, tie_word_embeddings=True, rms_norm_eps=1e-6)),
-    "qwen3": ("qwen3", dict(COMMON, hidden_size=24, head_dim=12, rms_norm_eps=1e-6)),
+    # head_dim 128 (not hidden / heads): what transformers assumes for a Qwen3 GGUF, which does not state it.
+    "qwen3": ("qwen3", dict(COMMON, hidden_size=24, num_attention_heads=2, num_key_value_heads=1, head_dim=128, rms_norm_eps=1e-6)),
     "gemma2": ("gemma2", dict(COMMON, num_hidden_layers=4, head_dim=12, query_pre_attn_scalar=20, sliding_window=12,
                               attn_logit_softcapping=5.0, final_logit_softcapping=3.0, tie_word_embeddings=True,
                               hidden_activation="gelu_pytorch_tanh")),
@@ -78,6 +79,53 @@ def hub_layout(model_type, state):
     return out
 
 
+# GGUF copies (llama.cpp's tensor names and metadata, F32) of the families whose GGUF layout differs from Llama's
+# and which transformers' GGUF loader reads back: it must give the safetensors model's logits again.
+GGUF_FAMILIES = {"qwen2": "qwen2", "qwen3": "qwen3"}
+
+
+def write_gguf(name, config, state, path):
+    import gguf
+    import numpy as np
+    arch = GGUF_FAMILIES[name]
+    w = gguf.GGUFWriter(str(path), arch)
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    w.add_context_length(config.max_position_embeddings)
+    w.add_embedding_length(config.hidden_size)
+    w.add_block_count(config.num_hidden_layers)
+    w.add_feed_forward_length(config.intermediate_size)
+    w.add_head_count(config.num_attention_heads)
+    w.add_head_count_kv(config.num_key_value_heads)
+    w.add_key_length(head_dim)
+    w.add_value_length(head_dim)
+    w.add_rope_freq_base(config.rope_parameters["rope_theta"])
+    w.add_layer_norm_rms_eps(config.rms_norm_eps)
+    w.add_vocab_size(config.vocab_size)
+    # A byte-free toy vocabulary (transformers rebuilds a tokenizer from it; the tests use ids only).
+    w.add_tokenizer_model("gpt2")
+    w.add_token_list([f"t{i}" for i in range(config.vocab_size)])
+    w.add_token_types([1] * config.vocab_size)
+    w.add_token_merges([])
+    w.add_eos_token_id(1)
+    names = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+             "self_attn.o_proj": "attn_output", "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm",
+             "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "ffn_gate",
+             "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down"}
+    for hf, t in state.items():
+        if hf == "model.embed_tokens.weight": g = "token_embd.weight"
+        elif hf == "model.norm.weight": g = "output_norm.weight"
+        elif hf == "lm_head.weight": g = "output.weight"
+        else:
+            parts = hf.split(".")
+            module, kind = ".".join(parts[3:-1]), parts[-1]
+            g = f"blk.{parts[2]}.{names[module]}.{kind}"
+        w.add_tensor(g, t.numpy().astype(np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def main():
     for name, (model_type, kwargs) in FAMILIES.items():
         torch.manual_seed(zlib.crc32(name.encode()))
@@ -103,6 +151,15 @@ def main():
         state = {k: v for k, v in state.items() if not k.endswith((".attn.bias", ".attn.masked_bias", "rotary_emb.inv_freq"))}
         save_file(hub_layout(model_type, state), d / "model.safetensors", metadata={"format": "pt"})
         save_file({"logits": logits.contiguous()}, d / "reference.safetensors")
+        if name in GGUF_FAMILIES:
+            write_gguf(name, config, state, d / "model.gguf")
+            reread = transformers.AutoModelForCausalLM.from_pretrained(d, gguf_file="model.gguf", dtype=torch.float32,
+                                                                       attn_implementation="eager").eval()
+            with torch.no_grad():
+                again = reread(ids).logits.float()
+            gap = float((again - logits).abs().max() / logits.abs().max())
+            assert gap < 1e-6, f"{name}: transformers reads model.gguf back with logits {gap} apart"
+            print(f"  {name}: model.gguf read back by transformers, logits within {gap:.1e}")
         (d / "reference.json").write_text(json.dumps({
             "family": name, "model_type": model_type, "transformers": transformers.__version__,
             "torch": torch.__version__, "ids": ids.tolist(),

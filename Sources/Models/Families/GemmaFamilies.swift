@@ -19,7 +19,7 @@ public enum Gemma2Family: ModelFamily {
     }
 
     public static func config(gguf g: GGUFMetadataReader) throws -> TransformerConfig {
-        try GemmaLike.config(gguf: g, family: "gemma2", pattern: 2, localTheta: nil)
+        try GemmaLike.config(gguf: g, family: "gemma2", pattern: 2, localTheta: nil, softcaps: (50, 30))
     }
 
     public static func layout(_ c: TransformerConfig) -> TensorLayout { GemmaLike.layout(c) }

@@ -72,7 +72,9 @@ enum GemmaLike {
     }
 
     /// The llama.cpp metadata both write (`gemma2.*`, `gemma3.*`).
-    static func config(gguf g: GGUFMetadataReader, family: String, pattern: Int, localTheta: Double?) throws -> TransformerConfig {
+    /// `softcaps`: llama.cpp's defaults for the attention and final soft-capping when the file does not state them.
+    static func config(gguf g: GGUFMetadataReader, family: String, pattern: Int, localTheta: Double?,
+                       softcaps: (Double, Double)? = nil) throws -> TransformerConfig {
         try g.refuseRopeScaling()
         let hidden = try g.int("embedding_length"), heads = try g.int("attention.head_count")
         let headDim = g.optionalInt("attention.key_length") ?? hidden / max(1, heads)
@@ -95,8 +97,8 @@ enum GemmaLike {
             bosTokenID: g.bosTokenID, eosTokenID: g.eosTokenID)
         c.sandwichNorms = true
         c.embeddingScale = Float(Double(hidden).squareRoot())
-        c.attentionSoftcap = g.optionalDouble("attn_logit_softcapping").map(Float.init)
-        c.finalSoftcap = g.optionalDouble("final_logit_softcapping").map(Float.init)
+        c.attentionSoftcap = (g.optionalDouble("attn_logit_softcapping") ?? softcaps?.0).map(Float.init)
+        c.finalSoftcap = (g.optionalDouble("final_logit_softcapping") ?? softcaps?.1).map(Float.init)
         try c.validate(source: g.file.url.path)
         return c
     }
