@@ -20,6 +20,8 @@ def main():
     ap.add_argument("--ids-file", required=True, help="JSON list of token-id lists, one per text")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--bos-first", action="store_true",
+                    help="each text starts with the model's BOS (Gemma): its row is computed but not reported or scored")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     transformers.utils.logging.disable_progress_bar()
@@ -37,12 +39,15 @@ def main():
         start = time.perf_counter()
         for ids in texts:
             logits = model(ids).logits[0].float()
+            text = ids[0]
+            if a.bos_first:
+                logits, text = logits[1:], text[1:]
             logp = torch.log_softmax(logits, dim=-1)
             top = torch.topk(logp, a.k, dim=-1)
-            ce = torch.nn.functional.cross_entropy(logits[:-1], ids[0, 1:], reduction="sum").item()
+            ce = torch.nn.functional.cross_entropy(logits[:-1], text[1:], reduction="sum").item()
             results.append((top.indices, top.values, ce))
         seconds = time.perf_counter() - start
-    tokens = sum(t.shape[1] for t in texts)
+    tokens = sum(t.shape[1] - (1 if a.bos_first else 0) for t in texts)
     print(json.dumps({
         "impl": "transformers", "threads": a.threads, "texts": len(texts), "tokens": tokens, "seconds": seconds,
         "tokens_per_s": tokens / seconds,

@@ -1,5 +1,5 @@
 /// One source's next-token distributions on a run of target positions, in the target vocabulary.
-/// Row t is the distribution for predicting target token t+1 (the TeacherBlock convention).
+/// Row t is the distribution for predicting target token t+1 (the TeacherText convention).
 public struct AlignedDistributions: Equatable, Sendable {
     /// Number of target positions.
     public let positions: Int

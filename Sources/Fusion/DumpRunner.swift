@@ -49,7 +49,7 @@ public struct DumpShardReport: Sendable {
 }
 
 /// `fusellm dump`: runs one source model over every prepared text and writes its top-k next-token
-/// distributions (TeacherBlock per text: `blockID` is the text index) as a teacher dump.
+/// distributions (TeacherText per text: `textID` is the text index) as a teacher dump.
 ///
 /// Per text the model sees its own tokenization of the text, plus its own EOS when the text ends a document
 /// (the target's own dump reuses the prepared tokens, so its rows line up with the target's exactly). Per
@@ -134,7 +134,7 @@ public final class DumpRunner {
             let tokens = try range.map { try sourceTokens(ofText: $0) }
             // Longest bucket first, then by length: the workspace is reallocated once per bucket, not per text.
             let order = tokens.indices.sorted { bucket(tokens[$0].count) != bucket(tokens[$1].count) ? bucket(tokens[$0].count) > bucket(tokens[$1].count) : $0 < $1 }
-            var blocks = [TeacherBlock?](repeating: nil, count: range.count)
+            var blocks = [TeacherText?](repeating: nil, count: range.count)
             for j in order {
                 blocks[j] = try teacherBlock(text: range.lowerBound + j, tokens: tokens[j])
                 state.texts += 1
@@ -160,11 +160,11 @@ public final class DumpRunner {
     }
 
     /// The teacher block of text `i` (its source tokens computed here).
-    public func teacherBlock(text i: Int) throws -> TeacherBlock {
+    public func teacherBlock(text i: Int) throws -> TeacherText {
         try teacherBlock(text: i, tokens: sourceTokens(ofText: i))
     }
 
-    func teacherBlock(text i: Int, tokens: [Int32]) throws -> TeacherBlock {
+    func teacherBlock(text i: Int, tokens: [Int32]) throws -> TeacherText {
         let maxPositions = model.model.maxSequenceLength
         let bos: Int32? = model.addsBOS ? model.tokenizer.bosTokenID.map { Int32($0) } : nil
         let length = tokens.count + (bos == nil ? 0 : 1)
@@ -181,9 +181,9 @@ public final class DumpRunner {
     /// Forward over `tokens` (after `bos` when the model wants one) padded to `seqLen`, then top-k and ce over the
     /// text's positions: BOS is no text token, so its row (the prediction of the first token) is not kept.
     static func teacherBlock(model: any CausalLM, tokens: [Int32], bos: Int32? = nil, id: Int, k: Int, seqLen: Int,
-                             inputs: inout [Int32]) -> TeacherBlock {
+                             inputs: inout [Int32]) -> TeacherText {
         let n = tokens.count
-        guard n > 0 else { return TeacherBlock(blockID: id, tokens: [], k: k, topIDs: [], topLogProbs: [], ceSum: 0, ceCount: 0) }
+        guard n > 0 else { return TeacherText(textID: id, tokens: [], k: k, topIDs: [], topLogProbs: [], ceSum: 0, ceCount: 0) }
         let shift = bos == nil ? 0 : 1
         if inputs.count != seqLen { inputs = [Int32](repeating: 0, count: seqLen) }
         for t in 0..<seqLen { inputs[t] = t < shift ? bos! : t - shift < n ? tokens[t - shift] : 0 }  // padding is never looked at
@@ -194,7 +194,7 @@ public final class DumpRunner {
         var ceSum = 0.0
         for t in 0..<(n - 1) { ceSum += Double(summary.logZ[t] - summary.targetLogits[t]) }
         let ids = summary.topIDs, logProbs = summary.topLogProbs
-        return TeacherBlock(blockID: id, tokens: tokens, k: k, topIDs: ids, topLogProbs: logProbs,
+        return TeacherText(textID: id, tokens: tokens, k: k, topIDs: ids, topLogProbs: logProbs,
                             ceSum: ceSum, ceCount: n - 1)
     }
 

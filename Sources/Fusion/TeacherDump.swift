@@ -40,8 +40,8 @@ public enum TeacherDump {
         var positions = 0
         for i in 0..<reader.blockCount {
             let b = try reader.block(at: i, encoding: m.valueEncoding)
-            guard b.blockID == range.lowerBound + i, b.k == m.k else {
-                throw FormatError(url: url, item: "block \(i)", "is block \(b.blockID) with k=\(b.k), expected block \(range.lowerBound + i) with k=\(m.k)")
+            guard b.textID == range.lowerBound + i, b.k == m.k else {
+                throw FormatError(url: url, item: "text \(i)", "is text \(b.textID) with k=\(b.k), expected text \(range.lowerBound + i) with k=\(m.k)")
             }
             positions += b.tokens.count
         }
@@ -117,15 +117,15 @@ public final class TeacherDumpReader {
         }
     }
 
-    public func block(_ id: Int) throws -> TeacherBlock {
+    public func block(_ id: Int) throws -> TeacherText {
         guard id >= 0, id < manifest.blockCount else {
             throw FormatError(url: directory, item: "block \(id)", "out of range (the dump has \(manifest.blockCount) blocks)")
         }
         let s = id / manifest.blocksPerShard
         let reader = try shardReader(s)
         let b = try reader.block(at: id - s * manifest.blocksPerShard, encoding: manifest.valueEncoding)
-        guard b.blockID == id else {
-            throw FormatError(url: reader.url, item: "block \(id)", "the frame holds block \(b.blockID)")
+        guard b.textID == id else {
+            throw FormatError(url: reader.url, item: "text \(id)", "the frame holds text \(b.textID)")
         }
         return b
     }

@@ -10,7 +10,7 @@ public enum TeacherShard {
 
     /// Writes `blocks` (consecutive block ids) as one shard; returns the number of positions.
     @discardableResult
-    public static func write(_ blocks: [TeacherBlock], encoding: ValueEncoding, to url: URL) throws -> Int {
+    public static func write(_ blocks: [TeacherText], encoding: ValueEncoding, to url: URL) throws -> Int {
         var file = Data()
         var offsets: [UInt64] = [0]
         var positions = 0
@@ -56,7 +56,7 @@ public enum TeacherShard {
         }
 
         /// The `i`-th block of the shard, decompressed (checksum verified) and decoded.
-        public func block(at i: Int, encoding: ValueEncoding) throws -> TeacherBlock {
+        public func block(at i: Int, encoding: ValueEncoding) throws -> TeacherText {
             precondition(i >= 0 && i < blockCount)
             let item = "block \(i) of the shard"
             let frame = data.subdata(in: offsets[i]..<offsets[i + 1])

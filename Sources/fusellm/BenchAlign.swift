@@ -147,7 +147,7 @@ struct BenchAlign: ParsableCommand {
     }
 
     /// k entries per source position: the true next token first, then fixed pseudo-random ids.
-    static func syntheticTeacher(_ tokens: [Int32], vocabulary: Int, k: Int) -> TeacherBlock {
+    static func syntheticTeacher(_ tokens: [Int32], vocabulary: Int, k: Int) -> TeacherText {
         var rng = SeededRandom(seed: 9)
         var ids: [Int32] = [], values: [Float] = []
         for p in 0..<tokens.count {
@@ -155,6 +155,6 @@ struct BenchAlign: ParsableCommand {
             for _ in 1..<k { ids.append(Int32(rng.next() % UInt64(vocabulary))) }
             for e in 0..<k { values.append(-0.3 - Float(e)) }
         }
-        return TeacherBlock(blockID: 0, tokens: tokens, k: k, topIDs: ids, topLogProbs: values, ceSum: 0, ceCount: 0)
+        return TeacherText(textID: 0, tokens: tokens, k: k, topIDs: ids, topLogProbs: values, ceSum: 0, ceCount: 0)
     }
 }

@@ -79,7 +79,9 @@ struct BenchDump: ParsableCommand {
             "dump_tokens_per_s": Double(tokens) / dumpSeconds, "encodings": encodings,
             "naive_topk_f32_bytes_per_token": 8 * k, "dense_f32_bytes_per_token": 4 * vocab,
         ]
-        if torch, let ref = runTorch(ids, scratch: scratch) {
+        // A model that wants BOS (Gemma) sees it on both sides; the reference drops BOS's row as the dump does.
+        let bos = pretrained.addsBOS ? pretrained.tokenizer.bosTokenID.map { Int32($0) } : nil
+        if torch, let ref = runTorch(ids.map { text in bos.map { [$0] + text } ?? text }, dropFirst: bos != nil, scratch: scratch) {
             let tps = ref["tokens_per_s"] as? Double ?? .nan
             result["torch_tokens_per_s"] = tps
             result["speedup_vs_torch"] = Double(tokens) / computeSeconds / tps
@@ -113,7 +115,7 @@ struct BenchDump: ParsableCommand {
     }
 
     /// Largest |Δ log p| between two decodings of the same block, entry by entry (same ids, matched by id).
-    static func maxError(_ a: TeacherBlock, _ b: TeacherBlock) -> Float {
+    static func maxError(_ a: TeacherText, _ b: TeacherText) -> Float {
         var worst: Float = 0
         for p in 0..<a.tokens.count {
             for j in 0..<a.k {
@@ -126,7 +128,7 @@ struct BenchDump: ParsableCommand {
     }
 
     /// Largest |Δ log p| against the reference's top-k, over the ids both kept at a position.
-    static func maxDifference(_ blocks: [TeacherBlock], _ ids: [[[Int]]], _ values: [[[Double]]]) -> Double {
+    static func maxDifference(_ blocks: [TeacherText], _ ids: [[[Int]]], _ values: [[[Double]]]) -> Double {
         var worst = 0.0
         for (t, b) in blocks.enumerated() where t < ids.count {
             for p in 0..<min(b.tokens.count, ids[t].count) {
@@ -140,10 +142,11 @@ struct BenchDump: ParsableCommand {
         return worst
     }
 
-    private func runTorch(_ ids: [[Int32]], scratch: URL) -> [String: Any]? {
+    private func runTorch(_ ids: [[Int32]], dropFirst: Bool, scratch: URL) -> [String: Any]? {
         let file = scratch.appendingPathComponent("ids.json")
         guard let data = try? JSONSerialization.data(withJSONObject: ids.map { $0.map(Int.init) }), (try? data.write(to: file)) != nil else { return nil }
         return runPythonReference("scripts/bench-dump-torch.py", [
-            "--model", model, "--ids-file", file.path, "--threads", "\(Parallel.threads)", "--k", "\(k)"])
+            "--model", model, "--ids-file", file.path, "--threads", "\(Parallel.threads)", "--k", "\(k)"]
+            + (dropFirst ? ["--bos-first"] : []))
     }
 }

@@ -111,7 +111,7 @@ struct Train: ParsableCommand {
         }
         try config.validate()
 
-        let (model, textTokenizer, companionFiles) = try loadModelAndTokenizer()
+        let (model, textTokenizer, targetTokenizer, companionFiles) = try loadModelAndTokenizer()
         let all: TokenBlocks
         var fusionSetup: FusionSetup?
         if let prepared {
@@ -125,7 +125,7 @@ struct Train: ParsableCommand {
             for b in 0..<corpus.blockCount { tokens += try corpus.block(b).tokens }
             all = TokenBlocks(tokens: tokens, blockSize: blockSize)
             if !teachers.isEmpty {
-                guard let target = textTokenizer as? BPETokenizer else {
+                guard let target = targetTokenizer else {
                     throw ValidationError("fusion needs the target's tokenizer: give --init-from MODEL or --tokenizer")
                 }
                 guard let method = VocabularyMethod(name: vocabMap) else { throw ValidationError("--vocab-map must be mined or em") }
@@ -173,12 +173,13 @@ struct Train: ParsableCommand {
         print(String(decoding: json, as: UTF8.self))
     }
 
-    /// The model, the tokenizer its data is cut with, and the tokenizer files every checkpoint carries.
-    private func loadModelAndTokenizer() throws -> (LlamaModel, any TextTokenizer, [String: Data]) {
+    /// The model, the tokenizer its data is cut with (the model's own, or bytes for a new model without one), that
+    /// tokenizer when it is a real vocabulary (what fusion aligns to), and the tokenizer files every checkpoint carries.
+    private func loadModelAndTokenizer() throws -> (LlamaModel, any TextTokenizer, BPETokenizer?, [String: Data]) {
         if let initFrom {
             guard tokenizer == nil else { throw ValidationError("--tokenizer is for new models; --init-from uses the model's own") }
             let pretrained = try Pretrained<LlamaModel>.load(path: initFrom)
-            return (pretrained.model, pretrained.tokenizer, try pretrained.tokenizerFiles())
+            return (pretrained.model, pretrained.tokenizer, pretrained.tokenizer, try pretrained.tokenizerFiles())
         }
         guard let modelConfig else { throw ValidationError("give --init-from MODEL or --model-config config.json") }
         let model = LlamaModel.randomlyInitialized(config: try LlamaConfig.load(from: URL(fileURLWithPath: modelConfig)), seed: seed)
@@ -186,13 +187,13 @@ struct Train: ParsableCommand {
             guard model.config.vocabSize >= ByteTokenizer().vocabSize else {
                 throw TrainingError("the byte tokenizer needs vocab_size >= 256; \(modelConfig) has \(model.config.vocabSize)")
             }
-            return (model, ByteTokenizer(), [:])
+            return (model, ByteTokenizer(), nil, [:])
         }
         let bpe = try BPETokenizer.load(path: tokenizer)
         guard bpe.vocabSize <= model.config.vocabSize else {
             throw TrainingError("\(tokenizer) has \(bpe.vocabSize) tokens but \(modelConfig) has vocab_size \(model.config.vocabSize)")
         }
         let files = try bpe.hfTokenizerFiles(addsBOS: false, maxLength: model.config.maxPositionEmbeddings)
-        return (model, bpe, files)
+        return (model, bpe, bpe, files)
     }
 }

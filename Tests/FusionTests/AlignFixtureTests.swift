@@ -87,7 +87,7 @@ final class AlignFixtureTests: XCTestCase {
                 XCTAssertEqual(alignment.cost, text["cost"] as? Int, label)
                 let topIDs = (text["top_ids"] as! [[Int]]).flatMap { $0.map(Int32.init) }
                 let topLogProbs = (text["top_logprobs"] as! [[Double]]).flatMap { $0.map(Float.init) }
-                let teacher = TeacherBlock(blockID: n, tokens: sourceIDs, k: k, topIDs: topIDs, topLogProbs: topLogProbs,
+                let teacher = TeacherText(textID: n, tokens: sourceIDs, k: k, topIDs: topIDs, topLogProbs: topLogProbs,
                                            ceSum: 0, ceCount: 0)
                 let expected = text["rows"] as! [String: [String: Any]]
                 for (method, next, current) in aligners {

@@ -40,7 +40,7 @@ final class AlignSequenceTests: XCTestCase {
 
     func testTransformEMAndMinED() throws {
         // Rows predict the next token; row 0 lists " cat" and " cats" (both → target " cats" under MinED).
-        let teacher = TeacherBlock(blockID: 7, tokens: [3, 4, 5, 6], k: 3,
+        let teacher = TeacherText(textID: 7, tokens: [3, 4, 5, 6], k: 3,
                                    topIDs: [4, 8, 3, /**/ 5, 4, 6, /**/ 6, 3, 7, /**/ 2, 6, 3],
                                    topLogProbs: [-0.1, -2, -3, /**/ -0.5, -1, -4, /**/ -0.2, -3, -5, /**/ -1, -2, -3],
                                    ceSum: 1, ceCount: 4)
@@ -63,7 +63,7 @@ final class AlignSequenceTests: XCTestCase {
     }
 
     func testEOSMapsToEOS() throws {
-        let teacher = TeacherBlock(blockID: 0, tokens: [3, 7, 2], k: 2, topIDs: [7, 3, 2, 4, 3, 1],
+        let teacher = TeacherText(textID: 0, tokens: [3, 7, 2], k: 2, topIDs: [7, 3, 2, 4, 3, 1],
                                    topLogProbs: [-0.1, -3, -0.2, -2, -1, -2], ceSum: 1, ceCount: 3)
         let out = try aligner(.exact).align(teacher, targetTokens: [1, 4, 0])
         // " dog" predicts </s> → the target's <|endoftext|>; the EOS rows match through the map (EOS → EOS).
@@ -75,12 +75,12 @@ final class AlignSequenceTests: XCTestCase {
         // A byte-level source has no dummy prefix ("Hello"), the SentencePiece target has ("▁Hello").
         let bl = handVocabulary(["Hello", "Ġworld", "!"]), sp = handVocabulary(["▁Hello", "▁world", "!", "Hello"])
         let al = CrossTokenizerAligner(source: bl, target: sp, map: VocabularyMap.build(source: bl, target: sp, method: .exact))
-        let teacher = TeacherBlock(blockID: 1, tokens: [0, 1, 2], k: 1, topIDs: [1, 2, 0], topLogProbs: [-1, -2, -3],
+        let teacher = TeacherText(textID: 1, tokens: [0, 1, 2], k: 1, topIDs: [1, 2, 0], topLogProbs: [-1, -2, -3],
                                    ceSum: 0, ceCount: 0)
         let out = try al.align(teacher, targetTokens: [0, 1, 2])
         XCTAssertEqual(rows(out), [[1], [2], [3]])
         // Not at later positions: "Hello" against "▁Hello" elsewhere is no match.
-        let later = try al.align(TeacherBlock(blockID: 1, tokens: [2, 0], k: 1, topIDs: [1, 1], topLogProbs: [-1, -1],
+        let later = try al.align(TeacherText(textID: 1, tokens: [2, 0], k: 1, topIDs: [1, 1], topLogProbs: [-1, -1],
                                               ceSum: 0, ceCount: 0), targetTokens: [2, 0])
         XCTAssertEqual(rows(later), [[1], []])
     }
@@ -88,7 +88,7 @@ final class AlignSequenceTests: XCTestCase {
     func testSameTokenizerIsIdentity() throws {
         let map = VocabularyMap.build(source: source, target: source, method: .minED)
         let al = CrossTokenizerAligner(source: source, target: source, map: map)
-        let teacher = TeacherBlock(blockID: 2, tokens: [3, 4, 5, 6, 2], k: 2, topIDs: [4, 8, 5, 6, 6, 3, 2, 7, 3, 4],
+        let teacher = TeacherText(textID: 2, tokens: [3, 4, 5, 6, 2], k: 2, topIDs: [4, 8, 5, 6, 6, 3, 2, 7, 3, 4],
                                    topLogProbs: [-0.1, -2, -0.3, -1, -0.2, -3, -0.5, -0.9, -1, -2], ceSum: 1, ceCount: 5)
         let out = try al.align(teacher, targetTokens: teacher.tokens)
         XCTAssertEqual(out.ids, teacher.topIDs)
@@ -102,15 +102,15 @@ final class AlignSequenceTests: XCTestCase {
 
     func testBadInputIsAClearError() throws {
         let al = aligner(.minED)
-        let bad = TeacherBlock(blockID: 9, tokens: [3, 40], k: 1, topIDs: [3, 3], topLogProbs: [-1, -1], ceSum: 0, ceCount: 0)
+        let bad = TeacherText(textID: 9, tokens: [3, 40], k: 1, topIDs: [3, 3], topLogProbs: [-1, -1], ceSum: 0, ceCount: 0)
         XCTAssertThrowsError(try al.align(bad, targetTokens: [1])) {
             XCTAssertTrue("\($0)".contains("text 9") && "\($0)".contains("40"), "\($0)")
         }
-        let badTarget = TeacherBlock(blockID: 3, tokens: [3], k: 1, topIDs: [3], topLogProbs: [-1], ceSum: 0, ceCount: 0)
+        let badTarget = TeacherText(textID: 3, tokens: [3], k: 1, topIDs: [3], topLogProbs: [-1], ceSum: 0, ceCount: 0)
         XCTAssertThrowsError(try al.align(badTarget, targetTokens: [99]))
         // Too long for one DTW matrix (prepare cuts texts at 2000 tokens).
         let long = [Int32](repeating: 3, count: 8193)
-        let huge = TeacherBlock(blockID: 4, tokens: long, k: 1, topIDs: long, topLogProbs: [Float](repeating: -1, count: 8193),
+        let huge = TeacherText(textID: 4, tokens: long, k: 1, topIDs: long, topLogProbs: [Float](repeating: -1, count: 8193),
                                 ceSum: 0, ceCount: 0)
         XCTAssertThrowsError(try al.align(huge, targetTokens: [Int32](repeating: 1, count: 8193))) {
             XCTAssertTrue("\($0)".contains("too long"), "\($0)")

@@ -72,7 +72,7 @@ final class AlignSmolLM2Tests: XCTestCase {
                     XCTAssertTrue(b.lowerBound == a.upperBound - 1 || b.lowerBound == a.upperBound, "position \(j)")
                 }
                 let k = 10
-                let teacher = TeacherBlock(blockID: 0, tokens: s, k: k,
+                let teacher = TeacherText(textID: 0, tokens: s, k: k,
                                            topIDs: s.indices.flatMap { i in (0..<k).map { e in Int32((i * 7919 + e * 104729) % source.count) } },
                                            topLogProbs: s.indices.flatMap { _ in (0..<k).map { -Float($0) - 0.5 } }, ceSum: 0, ceCount: 0)
                 let out = try aligner.align(teacher, targetTokens: t)

@@ -32,14 +32,14 @@ final class FusedTargetBuilderTests: XCTestCase {
                                 valueEncoding: .f32, blockCount: layout.textCount, blocksPerShard: 2)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for s in 0..<m.shardCount {
-            let blocks = m.blockRange(ofShard: s).map { i -> TeacherBlock in
+            let blocks = m.blockRange(ofShard: s).map { i -> TeacherText in
                 let tokens = layout.texts[i]
                 var ids: [Int32] = []
                 for t in tokens.indices {
                     let id: Int32 = base + Int32(100 * i + t)
                     ids += [id, id + 1]
                 }
-                return TeacherBlock(blockID: i, tokens: tokens, k: 2, topIDs: ids,
+                return TeacherText(textID: i, tokens: tokens, k: 2, topIDs: ids,
                                     topLogProbs: tokens.indices.flatMap { _ in [Float(0), -1] },
                                     ceSum: ce[i] * Double(tokens.count), ceCount: tokens.count)
             }
@@ -60,7 +60,7 @@ final class FusedTargetBuilderTests: XCTestCase {
     }
 
     func testTopKKeepsEachRowsMostLikelyTokensAndRefusesMoreThanTheDump() throws {
-        let block = TeacherBlock(blockID: 0, tokens: [1, 2], k: 3, topIDs: [7, 3, 9, 4, 8, 1], topLogProbs: [-0.1, -2, -3, -0.5, -1, -4],
+        let block = TeacherText(textID: 0, tokens: [1, 2], k: 3, topIDs: [7, 3, 9, 4, 8, 1], topLogProbs: [-0.1, -2, -3, -0.5, -1, -4],
                                  ceSum: 1, ceCount: 2)
         let two = block.keepingTop(2)
         XCTAssertEqual(two.k, 2)
@@ -106,7 +106,7 @@ final class FusedTargetBuilderTests: XCTestCase {
     }
 
     func testIdentityAlignerRefusesADumpOfOtherTokens() throws {
-        let block = TeacherBlock(blockID: 0, tokens: [1, 2], k: 1, topIDs: [3, 4], topLogProbs: [0, 0], ceSum: 1, ceCount: 2)
+        let block = TeacherText(textID: 0, tokens: [1, 2], k: 1, topIDs: [3, 4], topLogProbs: [0, 0], ceSum: 1, ceCount: 2)
         XCTAssertThrowsError(try IdentityAligner().align(block, targetTokens: [1, 5]))
     }
 }

@@ -75,9 +75,9 @@ final class FusionSetupTests: XCTestCase {
         var m = good.manifest
         m.shards = []
         for s in 0..<m.shardCount {
-            let blocks = try m.blockRange(ofShard: s).map { i -> TeacherBlock in
+            let blocks = try m.blockRange(ofShard: s).map { i -> TeacherText in
                 let b = try good.block(i)
-                return i == 1 ? TeacherBlock(blockID: i, tokens: b.tokens, k: b.k, topIDs: b.topIDs, topLogProbs: b.topLogProbs,
+                return i == 1 ? TeacherText(textID: i, tokens: b.tokens, k: b.k, topIDs: b.topIDs, topLogProbs: b.topLogProbs,
                                              ceSum: .nan, ceCount: b.ceCount) : b
             }
             try TeacherShard.write(blocks, encoding: m.valueEncoding, to: dir.appendingPathComponent(TeacherManifest.shardFileName(s)))

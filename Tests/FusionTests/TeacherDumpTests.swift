@@ -5,7 +5,7 @@ import TestSupport
 
 final class TeacherDumpTests: XCTestCase {
     /// A block with a real-looking distribution: log-softmax of random logits, top-k kept.
-    func makeBlock(_ id: Int, k: Int = 4, vocab: Int = 5000) -> TeacherBlock {
+    func makeBlock(_ id: Int, k: Int = 4, vocab: Int = 5000) -> TeacherText {
         var state = UInt64(id * 7919 + 13)
         func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 33 }
         let n = 5 + id % 7
@@ -18,7 +18,7 @@ final class TeacherDumpTests: XCTestCase {
             values += lp
         }
         let tokens = (0..<n).map { _ in Int32(next() % UInt64(vocab)) }
-        return TeacherBlock(blockID: id, tokens: tokens, k: k, topIDs: ids, topLogProbs: values, ceSum: Double(n) * 2.5, ceCount: n)
+        return TeacherText(textID: id, tokens: tokens, k: k, topIDs: ids, topLogProbs: values, ceSum: Double(n) * 2.5, ceCount: n)
     }
 
     func settings(blocks: Int, perShard: Int, encoding: ValueEncoding = .q16, tokenizer: String = "tok") -> TeacherManifest {
@@ -126,9 +126,9 @@ final class TeacherDumpTests: XCTestCase {
     }
 }
 
-extension TeacherBlock {
+extension TeacherText {
     /// What a dump stores for this block in `encoding`.
-    func quantized(_ encoding: ValueEncoding) -> TeacherBlock {
+    func quantized(_ encoding: ValueEncoding) -> TeacherText {
         let data = TeacherBlockCodec.encode(self, values: encoding)
         return try! TeacherBlockCodec.decode(data, values: encoding, file: "-", item: "-")
     }

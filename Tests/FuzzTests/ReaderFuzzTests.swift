@@ -78,7 +78,7 @@ final class ReaderFuzzTests: XCTestCase {
     func testDumpShardAndManifest() throws {
         let dir = temporaryDirectory("fuzz-dump-seed")
         let blocks = (0..<3).map { b in
-            TeacherBlock(blockID: b, tokens: (0..<6).map { Int32($0 * 3 + b) }, k: 2,
+            TeacherText(textID: b, tokens: (0..<6).map { Int32($0 * 3 + b) }, k: 2,
                          topIDs: (0..<12).map { Int32($0 * 5 + b) }, topLogProbs: (0..<12).map { -Float($0 % 2) - 0.25 },
                          ceSum: 3.5, ceCount: 6)
         }

@@ -44,7 +44,7 @@ public struct CrossTokenizerAligner: TextAligner {
         distance = TokenDistance(source: source, target: target)
     }
 
-    public func align(_ teacher: TeacherBlock, targetTokens: [Int32]) throws -> AlignedDistributions {
+    public func align(_ teacher: TeacherText, targetTokens: [Int32]) throws -> AlignedDistributions {
         try validate(teacher, targetTokens: targetTokens)
         if map.isIdentity && teacher.tokens == targetTokens {
             return AlignedDistributions(positions: targetTokens.count, width: teacher.k, ids: teacher.topIDs,
@@ -56,7 +56,7 @@ public struct CrossTokenizerAligner: TextAligner {
     }
 
     /// The rows of `teacher` on `targetTokens` given their DTW alignment.
-    public func transform(_ teacher: TeacherBlock, targetTokens: [Int32], alignment: SequenceAlignment) -> AlignedDistributions {
+    public func transform(_ teacher: TeacherText, targetTokens: [Int32], alignment: SequenceAlignment) -> AlignedDistributions {
         let m = targetTokens.count, k = teacher.k, width = max(1, k)
         precondition(alignment.sources.count == m, "alignment of \(alignment.sources.count) target positions for \(m) tokens")
         var ids = [Int32](repeating: -1, count: m * width)
@@ -100,8 +100,8 @@ public struct CrossTokenizerAligner: TextAligner {
         return a.elementsEqual(b)
     }
 
-    private func validate(_ teacher: TeacherBlock, targetTokens: [Int32]) throws {
-        let name = "text \(teacher.blockID)"
+    private func validate(_ teacher: TeacherText, targetTokens: [Int32]) throws {
+        let name = "text \(teacher.textID)"
         if let bad = teacher.tokens.first(where: { $0 < 0 || Int($0) >= source.count }) {
             throw FusionError("\(name): the dump holds token id \(bad), outside the source vocabulary of \(source.count); "
                               + "was it made with this source's tokenizer?")

@@ -1,11 +1,11 @@
 import FuseFormats
 import Foundation
 
-/// One block as a source model saw it: its own tokens of the block's text, per position the k most likely
-/// next tokens with their log-probabilities (sorted by log-prob, highest first), and the block's CLM
-/// cross-entropy against its tokens.
-public struct TeacherBlock: Equatable, Sendable {
-    public let blockID: Int
+/// One prepared text as a source model saw it (a dump's unit; training blocks are cut from texts later): its own
+/// tokens of the text, per position the k most likely next tokens with their log-probabilities (sorted by
+/// log-prob, highest first), and the text's CLM cross-entropy against its tokens.
+public struct TeacherText: Equatable, Sendable {
+    public let textID: Int
     public let tokens: [Int32]
     public let k: Int
     /// [tokens.count × k], row t = distribution predicting token t+1.
@@ -16,9 +16,9 @@ public struct TeacherBlock: Equatable, Sendable {
     public let ceCount: Int
     public var ce: Double { ceCount > 0 ? ceSum / Double(ceCount) : 0 }
 
-    public init(blockID: Int, tokens: [Int32], k: Int, topIDs: [Int32], topLogProbs: [Float], ceSum: Double, ceCount: Int) {
+    public init(textID: Int, tokens: [Int32], k: Int, topIDs: [Int32], topLogProbs: [Float], ceSum: Double, ceCount: Int) {
         precondition(topIDs.count == tokens.count * k && topLogProbs.count == topIDs.count)
-        self.blockID = blockID
+        self.textID = textID
         self.tokens = tokens
         self.k = k
         self.topIDs = topIDs
@@ -27,9 +27,9 @@ public struct TeacherBlock: Equatable, Sendable {
         self.ceCount = ceCount
     }
 
-    /// The same block keeping only each position's `n` most likely tokens (the k ablation: fuse with fewer than
+    /// The same text keeping only each position's `n` most likely tokens (the k ablation: fuse with fewer than
     /// the dump holds, without dumping again). Rows are sorted highest first, so this is a prefix of each row.
-    public func keepingTop(_ n: Int) -> TeacherBlock {
+    public func keepingTop(_ n: Int) -> TeacherText {
         guard n < k else { return self }
         var ids: [Int32] = [], values: [Float] = []
         ids.reserveCapacity(tokens.count * n)
@@ -38,12 +38,13 @@ public struct TeacherBlock: Equatable, Sendable {
             ids += topIDs[(p * k)..<(p * k + n)]
             values += topLogProbs[(p * k)..<(p * k + n)]
         }
-        return TeacherBlock(blockID: blockID, tokens: tokens, k: n, topIDs: ids, topLogProbs: values, ceSum: ceSum, ceCount: ceCount)
+        return TeacherText(textID: textID, tokens: tokens, k: n, topIDs: ids, topLogProbs: values, ceSum: ceSum, ceCount: ceCount)
     }
 }
 
-/// The uncompressed record of one block inside a shard frame. Columnar, so zstd finds the redundancy:
-///   "FTB1" · blockID · n · k · ceCount (LEB128 varints) · ceSum (f64 LE)
+/// The uncompressed record of one text inside a shard frame (the manifest's `block_*` fields count these records;
+/// the names stay as the format wrote them). Columnar, so zstd finds the redundancy:
+///   "FTB1" · textID · n · k · ceCount (LEB128 varints) · ceSum (f64 LE)
 ///   · n source tokens (varints)
 ///   · per position, its k ids in ascending order as varint deltas (first one absolute)
 ///   · n·k values in the same order, in the dump's ValueEncoding.
@@ -51,9 +52,9 @@ public struct TeacherBlock: Equatable, Sendable {
 enum TeacherBlockCodec {
     static let magic: [UInt8] = Array("FTB1".utf8)
 
-    static func encode(_ b: TeacherBlock, values encoding: ValueEncoding) -> Data {
+    static func encode(_ b: TeacherText, values encoding: ValueEncoding) -> Data {
         var out = Data(magic)
-        for v in [b.blockID, b.tokens.count, b.k, b.ceCount] { Varint.append(UInt64(v), to: &out) }
+        for v in [b.textID, b.tokens.count, b.k, b.ceCount] { Varint.append(UInt64(v), to: &out) }
         withUnsafeBytes(of: b.ceSum.bitPattern.littleEndian) { out.append(contentsOf: $0) }
         for t in b.tokens { Varint.append(UInt64(UInt32(bitPattern: t)), to: &out) }
         var sortedValues = [Float](repeating: 0, count: b.topIDs.count)
@@ -71,12 +72,12 @@ enum TeacherBlockCodec {
         return out
     }
 
-    static func decode(_ data: Data, values encoding: ValueEncoding, file: String, item: String) throws -> TeacherBlock {
-        try data.withUnsafeBytes { raw -> TeacherBlock in
+    static func decode(_ data: Data, values encoding: ValueEncoding, file: String, item: String) throws -> TeacherText {
+        try data.withUnsafeBytes { raw -> TeacherText in
             var r = ByteReader(raw, file: file, item: item)
-            guard try r.bytes(4).elementsEqual(magic) else { throw r.fail("not a block record (bad magic)") }
-            let blockID = try r.count(), n = try r.count(), k = try r.count(), ceCount = try r.count()
-            guard k > 0, k <= 1 << 16, n <= 1 << 24 else { throw r.fail("implausible block shape n=\(n) k=\(k)") }
+            guard try r.bytes(4).elementsEqual(magic) else { throw r.fail("not a text record (bad magic)") }
+            let textID = try r.count(), n = try r.count(), k = try r.count(), ceCount = try r.count()
+            guard k > 0, k <= 1 << 16, n <= 1 << 24 else { throw r.fail("implausible text record shape n=\(n) k=\(k)") }
             let ceSum = Double(bitPattern: UInt64(littleEndian: try r.bytes(8).loadUnaligned(as: UInt64.self)))
             var tokens = [Int32](repeating: 0, count: n)
             for i in 0..<n { tokens[i] = try r.id() }
@@ -103,7 +104,7 @@ enum TeacherBlockCodec {
                     topLogProbs[p * k + j] = values[i]
                 }
             }
-            return TeacherBlock(blockID: blockID, tokens: tokens, k: k, topIDs: topIDs, topLogProbs: topLogProbs,
+            return TeacherText(textID: textID, tokens: tokens, k: k, topIDs: topIDs, topLogProbs: topLogProbs,
                                 ceSum: ceSum, ceCount: ceCount)
         }
     }
