@@ -29,16 +29,20 @@ run() {  # name, then the bench arguments (a benchmark whose JSON is already in 
   $bin bench "$@" "${threads_flag[@]}" --json > "$dir/$name.json.tmp" && mv "$dir/$name.json.tmp" "$dir/$name.json"
 }
 # Enough timed steps that the median step (both sides report it) sits outside a few seconds' slow spell.
+gemma=checkpoints/gemma-3-270m-q4_k_m.gguf
 smol=(--vocab 49152 --hidden 576 --intermediate 1536 --layers 30 --heads 9 --kv-heads 3 --seq 256 --batch 1 --steps 5 --warmup 1)
 for round in $(seq 1 "$rounds"); do
   dir="$out/round-$round"
   mkdir -p "$dir"
   run train train --torch --steps 20 --warmup 3
   run train-smollm2 train --torch "${smol[@]}"
-  run infer-512 infer --torch --seq 512
-  run infer-2048 infer --torch --seq 2048 --repeats 2
+  run infer-512 infer --torch --llama-cpp --seq 512
+  run infer-2048 infer --torch --llama-cpp --seq 2048 --repeats 2
+  run gemma3-infer-512 infer --torch --llama-cpp --model "$gemma" --seq 512 --repeats 3
+  run gemma3-infer-2048 infer --torch --llama-cpp --model "$gemma" --seq 2048 --repeats 2
   run tokenize tokenize --hf
   run dump dump
+  run gemma3-dump dump --model "$gemma"
   run align align
 done
 python3 - "$out" <<'PY'
@@ -73,15 +77,21 @@ s = load("train-smollm2")
 rows.append(("train step, SmolLM2-135M shape (1×256)", f"{s['tokens_per_s']:.0f} tok/s", f"{s.get('torch_tokens_per_s', 0):.0f} tok/s (PyTorch eager)", ratio(s, 'tokens_per_s', 'torch_tokens_per_s')))
 rows.append(("  model FLOPs utilisation", f"{100 * s['mfu']:.1f}%", "", ""))
 rows.append(("  peak memory", f"{s['peak_rss_mb']:.0f} MB", f"lower bound {s['state_lower_bound_mb']:.0f} MB", f"+{s['peak_rss_mb'] - s['state_lower_bound_mb']:.0f} MB"))
-for name in ["infer-512", "infer-2048"]:
+for label, name in [("SmolLM2", "infer-512"), ("SmolLM2", "infer-2048"), ("Gemma 3 270M", "gemma3-infer-512"), ("Gemma 3 270M", "gemma3-infer-2048")]:
     i = load(name)
-    rows.append((f"SmolLM2 forward, {i['seq']} tokens", f"{i['tokens_per_s']:.0f} tok/s", f"{i.get('torch_tokens_per_s', 0):.0f} tok/s (transformers)", ratio(i, 'tokens_per_s', 'torch_tokens_per_s')))
+    rows.append((f"{label} forward, {i['seq']} tokens", f"{i['tokens_per_s']:.0f} tok/s", f"{i.get('torch_tokens_per_s', 0):.0f} tok/s (transformers)", ratio(i, 'tokens_per_s', 'torch_tokens_per_s')))
+    if i.get("llamacpp_tokens_per_s"):
+        rows.append(("", "", f"{i['llamacpp_tokens_per_s']:.0f} tok/s (llama.cpp, all logits)", ratio(i, 'tokens_per_s', 'llamacpp_tokens_per_s')))
 k = load("tokenize")
 rows.append(("encode, SmolLM2 tokenizer (1 thread)", f"{k['mb_per_s']:.1f} MB/s", f"{k.get('hf_mb_per_s', 0):.1f} MB/s (HF tokenizers)", ratio(k, 'mb_per_s', 'hf_mb_per_s')))
 u = load("dump")
 rows.append(("dump SmolLM2 (forward + top-k + ce)", f"{u['compute_tokens_per_s']:.0f} tok/s", f"{u.get('torch_tokens_per_s', 0):.0f} tok/s (transformers)", ratio(u, 'compute_tokens_per_s', 'torch_tokens_per_s')))
 for e in u["encodings"]:
     rows.append((f"  dump bytes/token, {e['encoding']}", f"{e['bytes_per_token']:.1f}", f"max |Δ log p| {e['max_logprob_error']:.1e}", ""))
+g = load("gemma3-dump")
+rows.append(("dump Gemma 3 270M (forward + top-k + ce)", f"{g['compute_tokens_per_s']:.0f} tok/s", f"{g.get('torch_tokens_per_s', 0):.0f} tok/s (transformers)", ratio(g, 'compute_tokens_per_s', 'torch_tokens_per_s')))
+if g.get("max_logprob_diff_vs_torch") is not None:
+    rows.append(("  max |Δ log p| vs transformers", f"{g['max_logprob_diff_vs_torch']:.1e}", "", ""))
 a = load("align")
 py = a.get("python_mined_seconds_estimated")
 rows.append((f"MinED map {a['source_size']}→{a['target_size']}", f"{a['mined_seconds']:.2f} s", f"{py:.0f} s (Python editdistance, est.)" if py else "–", ratio(a, 'mined_seconds', 'python_mined_seconds_estimated', True)))

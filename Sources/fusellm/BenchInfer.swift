@@ -16,6 +16,9 @@ struct BenchInfer: ParsableCommand {
     @Option(help: "Timed forward passes.") var repeats = 5
     @Flag(help: "Also run scripts/bench-infer-torch.py (transformers, same GGUF, same threads) and print the ratio.")
     var torch = false
+    @Flag(name: .customLong("llama-cpp"),
+          help: "Also run scripts/bench-infer-llamacpp.py (llama.cpp through llama-cpp-python, same GGUF, same threads, every position's logits) when it is installed.")
+    var llamaCpp = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @OptionGroup var compute: ComputeOptions
 
@@ -51,6 +54,13 @@ struct BenchInfer: ParsableCommand {
             result["torch_tokens_per_s"] = tps
             result["speedup_vs_torch"] = Double(seq) / best / tps
         }
+        if llamaCpp, model.lowercased().hasSuffix(".gguf"), let ref = runPythonReference("scripts/bench-infer-llamacpp.py", [
+            "--model", model, "--threads", "\(Parallel.threads)", "--repeats", "\(repeats)",
+            "--ids", ids.map(String.init).joined(separator: ","),
+        ]), let tps = ref["tokens_per_s"] as? Double {
+            result["llamacpp_tokens_per_s"] = tps
+            result["speedup_vs_llamacpp"] = Double(seq) / best / tps
+        }
         if json {
             print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
             return
@@ -65,6 +75,9 @@ struct BenchInfer: ParsableCommand {
             Double(seq) / best, BenchTrain.peakResidentMB()))
         if let t = result["torch_tokens_per_s"] as? Double {
             print(String(format: "  transformers tok/s  %8.0f  → fusellm is %.2f× transformers", t, Double(seq) / best / t))
+        }
+        if let t = result["llamacpp_tokens_per_s"] as? Double {
+            print(String(format: "  llama.cpp tok/s     %8.0f  → fusellm is %.2f× llama.cpp", t, Double(seq) / best / t))
         }
     }
 }

@@ -32,6 +32,7 @@ final class FamilyExactnessTests: XCTestCase {
         let batch = ref.ids.count, seqLen = ref.ids[0].count
         let logits = model.forward(ids: ref.ids.flatMap { $0 }, batch: batch, seqLen: seqLen)
         let error = relativeError(logits, ref.logits)
+        print("family \(name): logits within \(error) of max |logit| of transformers'")
         XCTAssertLessThan(error, 1e-4, "\(name): logits differ from transformers' by \(error) of max |logit|", file: file, line: line)
         // One sequence at a time gives the same rows (nothing leaks across the batch).
         let single = model.forward(ids: ref.ids[1], batch: 1, seqLen: seqLen)
