@@ -88,6 +88,39 @@ final class DumpTests: XCTestCase {
         }
     }
 
+    /// A model that asks for BOS (Gemma) sees it before every text; the dump keeps one row per text token (BOS's row,
+    /// the prediction of the first token, dropped), ce over the text's own predictions, and says so in the manifest.
+    func testBOSIsSeenButIsNoTextToken() throws {
+        let p = try Self.prepared()
+        let plain = Self.tinyModel(PrepareFixture.spm, seed: 4)   // the SentencePiece fixture has <s>
+        let bos = try XCTUnwrap(plain.tokenizer.bosTokenID.map { Int32($0) })
+        let model = PretrainedModel(model: plain.model, tokenizer: plain.tokenizer, source: "tiny-bos", addsBOS: true)
+        let dir = temporaryDirectory("dump-bos")
+        try dump(model, into: dir, options())
+        let manifest = try TeacherManifest.read(dir.appendingPathComponent("manifest.json"))
+        XCTAssertEqual(manifest.bosPrepended, true)
+        let reader = try TeacherDumpReader(directory: dir)
+        let m = plain.model, vocab = m.vocabSize, k = 5
+        for i in [0, p.textCount - 1] {
+            let b = try reader.block(i)
+            let n = b.tokens.count
+            let ids = [bos] + b.tokens
+            let logits = m.forward(ids: ids, batch: 1, seqLen: n + 1) + vocab   // rows of the text's tokens
+            var top = [Int32](repeating: 0, count: n * k), lp = [Float](repeating: 0, count: n * k)
+            TopK.extract(logits: logits, rows: n, vocab: vocab, k: k, ids: &top, logProbs: &lp)
+            XCTAssertEqual(b.topIDs, top, "text \(i)")
+            for j in 0..<(n * k) { XCTAssertEqual(b.topLogProbs[j], lp[j], accuracy: 2e-5) }
+            let targets = (0..<(n + 1)).map { $0 >= 1 && $0 < n ? ids[$0 + 1] : CrossEntropy.ignore }
+            let loss = m.loss(ids: ids, targets: targets, batch: 1, seqLen: n + 1)
+            XCTAssertEqual(b.ceCount, n - 1)
+            XCTAssertEqual(b.ce, loss.mean, accuracy: 1e-5 * loss.mean, "text \(i)")
+        }
+        // Without BOS the manifest has no such field (dumps made before it read the same).
+        let plainDir = temporaryDirectory("dump-no-bos")
+        try dump(plain, into: plainDir, options())
+        XCTAssertFalse(try String(contentsOf: plainDir.appendingPathComponent("manifest.json"), encoding: .utf8).contains("bos"))
+    }
+
     func testTheTargetsOwnDumpLinesUpWithThePreparedTokensAndFeedsFusion() throws {
         let p = try Self.prepared()
         let a = temporaryDirectory("dump-target"), b = temporaryDirectory("dump-target2")
