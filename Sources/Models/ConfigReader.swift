@@ -28,10 +28,27 @@ public struct ConfigReader {
 
     public func has(_ key: String) -> Bool { !isAbsent(key) }
 
+    /// A count or size: a whole number in 0...2²⁴, so that nothing sized by a corrupt value can overflow or
+    /// allocate without bound.
     public func int(_ key: String, default value: Int? = nil) throws -> Int {
-        if let n = JSONNumber.number(json[key]), n.doubleValue == n.doubleValue.rounded() { return n.intValue }
+        if let n = JSONNumber.number(json[key]), n.doubleValue == n.doubleValue.rounded() {
+            guard n.doubleValue >= 0, n.doubleValue <= Double(TransformerConfig.maxDimension) else {
+                throw error(key, "\(n) is not a plausible size (0...\(TransformerConfig.maxDimension))")
+            }
+            return n.intValue
+        }
         if isAbsent(key), let value { return value }
         throw error(key, isAbsent(key) ? "missing" : "is not an integer")
+    }
+
+    /// A layer count, bounded before anything is sized by it (a corrupt config must not allocate per-layer tables
+    /// for 2⁶⁰ layers).
+    public func layerCount(_ key: String) throws -> Int {
+        let n = try int(key)
+        guard (1...TransformerConfig.maxLayers).contains(n) else {
+            throw error(key, "\(n) layers is not a plausible model (1...\(TransformerConfig.maxLayers))")
+        }
+        return n
     }
 
     public func optionalInt(_ key: String) throws -> Int? {

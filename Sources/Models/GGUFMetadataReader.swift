@@ -12,8 +12,24 @@ public struct GGUFMetadataReader {
     }
 
     public func key(_ name: String) -> String { "\(architecture).\(name)" }
-    public func int(_ name: String) throws -> Int { try file.int(key(name)) }
-    public func optionalInt(_ name: String) -> Int? { file.metadata[key(name)]?.intValue }
+    /// A count or size in 0...2²⁴ (see `ConfigReader.int`).
+    public func int(_ name: String) throws -> Int {
+        let n = try file.int(key(name))
+        guard (0...TransformerConfig.maxDimension).contains(n) else {
+            throw error(name, "\(n) is not a plausible size (0...\(TransformerConfig.maxDimension))")
+        }
+        return n
+    }
+    public func layerCount(_ name: String) throws -> Int {
+        let n = try int(name)
+        guard (1...TransformerConfig.maxLayers).contains(n) else {
+            throw error(name, "\(n) layers is not a plausible model (1...\(TransformerConfig.maxLayers))")
+        }
+        return n
+    }
+    public func optionalInt(_ name: String) -> Int? {
+        file.metadata[key(name)]?.intValue.map { min(max($0, -1), TransformerConfig.maxDimension + 1) }  // out of range → refused by validate
+    }
     public func double(_ name: String) throws -> Double { try file.double(key(name)) }
     public func optionalDouble(_ name: String) -> Double? { file.metadata[key(name)]?.doubleValue }
     public func error(_ name: String, _ why: String) -> FormatError { FormatError(url: file.url, item: key(name), why) }

@@ -61,6 +61,12 @@ public enum RotaryParameters {
         }
     }
 
+    /// Rotated dimensions for a fraction of the head (`partial_rotary_factor`, `rotary_pct`), which must be in (0, 1].
+    public static func rotaryDimensions(headDim: Int, fraction: Double, key: String, reader r: ConfigReader) throws -> Int {
+        guard fraction > 0, fraction <= 1 else { throw r.error(key, "\(fraction) is not a fraction of the head in (0, 1]") }
+        return Int(Double(headDim) * fraction)
+    }
+
     /// The config key that holds the RoPE settings, for messages.
     public static func key(_ r: ConfigReader) -> String { r.has("rope_parameters") ? "rope_parameters" : r.has("rope_scaling") ? "rope_scaling" : "rope_theta" }
 }

@@ -62,6 +62,11 @@ public struct TransformerConfig: Equatable, Sendable {
         self.eosTokenID = eosTokenID
     }
 
+    /// Bounds that keep every size computation in range for input that lies (fuzzed or corrupt configs).
+    public static let maxLayers = 4096
+    public static let maxDimension = 1 << 24
+    static let maxParameters = 1e12
+
     public var qDim: Int { numHeads * headDim }
     public var kvDim: Int { numKVHeads * headDim }
 
@@ -74,6 +79,24 @@ public struct TransformerConfig: Equatable, Sendable {
                                ("max_position_embeddings", maxPositionEmbeddings)] where value <= 0 {
             throw fail(field, "must be positive, got \(value)")
         }
+        for (field, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
+                               ("num_attention_heads", numHeads), ("num_key_value_heads", numKVHeads), ("head_dim", headDim),
+                               ("max_position_embeddings", maxPositionEmbeddings)] where value > Self.maxDimension {
+            throw fail(field, "\(value) is not a plausible size (at most \(Self.maxDimension))")
+        }
+        var experts = 1.0
+        if case .mixture(let n, _, _) = mlp {
+            guard (1...Self.maxLayers).contains(n) else { throw fail("num_local_experts", "\(n) is not a plausible expert count") }
+            experts = Double(n)
+        }
+        let perLayer = Double(hiddenSize) * (Double(numHeads + 2 * numKVHeads) * Double(headDim) * 2
+                                             + experts * 3 * Double(intermediateSize))
+        let total = Double(numLayers) * perLayer + 2 * Double(vocabSize) * Double(hiddenSize)
+            + Double(maxPositionEmbeddings) * Double(hiddenSize)
+        if total > Self.maxParameters {
+            throw fail("config", "describes \(String(format: "%.3g", total)) parameters, more than any model this tool loads (\(Self.maxParameters))")
+        }
+        if layers.count > Self.maxLayers { throw fail("num_hidden_layers", "\(layers.count) layers is not plausible") }
         if numHeads % numKVHeads != 0 {
             throw fail("num_key_value_heads", "\(numKVHeads) does not divide num_attention_heads \(numHeads)")
         }

@@ -12,9 +12,12 @@ extension TransformerModel {
         let type = try reader.string("model_type")
         let family = try ModelFamilies.family(modelType: type, source: reader.source)
         let config = try family.config(reader)
-        let model = TransformerModel(config: config, layout: family.layout(config))
+        let layout = family.layout(config)
         let tensors = try CheckpointTensors(directory: directory)
-        for e in model.layout.entries {
+        // Every tensor is found and checked before anything is allocated: a config that lies about its sizes is an
+        // error, not a huge allocation.
+        var sources: [(TensorLayout.Entry, SafetensorsFile, String)] = []
+        for e in layout.entries {
             guard let name = ([e.name] + e.aliases).first(where: { tensors.file(for: $0) != nil }),
                   let file = tensors.file(for: name), let info = file.tensors[name] else {
                 throw FormatError(url: directory, item: "tensor \(e.name)", "missing from the checkpoint")
@@ -26,6 +29,10 @@ extension TransformerModel {
             guard info.dtype.isFloatingPoint else {
                 throw FormatError(url: file.url, item: "tensor \(name)", "dtype \(info.dtype) is not a floating-point type")
             }
+            sources.append((e, file, name))
+        }
+        let model = TransformerModel(config: config, layout: layout)
+        for (e, file, name) in sources {
             let p = model.parameters.pointer + e.offset
             try file.copyFloats(name, into: p, count: e.count)
             guard Reduce.allFinite(p, e.count) else { throw FormatError(url: file.url, item: "tensor \(name)", "contains NaN or infinity") }
@@ -39,8 +46,10 @@ extension TransformerModel {
         let g = try GGUFMetadataReader(file)
         let family = try ModelFamilies.family(ggufArchitecture: g.architecture, source: file.url)
         let config = try family.config(gguf: g)
-        let model = TransformerModel(config: config, layout: family.layout(config))
-        for e in model.layout.entries {
+        let layout = family.layout(config)
+        // Names and shapes checked before anything is allocated (metadata that lies about sizes is an error).
+        var infos: [GGUFTensorInfo] = []
+        for e in layout.entries {
             guard let name = e.ggufName else {
                 throw FormatError(url: file.url, item: "tensor \(e.name)", "has no GGUF name for \(config.family)")
             }
@@ -49,6 +58,11 @@ extension TransformerModel {
                 throw FormatError(url: file.url, item: "tensor \(name)",
                                   "dimensions \(info.dimensions) do not match the metadata (expected \(Array(e.shape.reversed())))")
             }
+            infos.append(info)
+        }
+        let model = TransformerModel(config: config, layout: layout)
+        for (e, info) in zip(layout.entries, infos) {
+            let name = info.name
             let p = model.parameters.pointer + e.offset
             try file.dequantize(info, into: p)
             guard Reduce.allFinite(p, e.count) else { throw FormatError(url: file.url, item: "tensor \(name)", "contains NaN or infinity") }

@@ -6,6 +6,7 @@ import FuseText
 import Foundation
 import Llama
 import Merging
+import Models
 import TestSupport
 import XCTest
 
@@ -73,6 +74,25 @@ final class ReaderFuzzTests: XCTestCase {
         var fuzz = ReaderFuzz(name: "config.json", seedBytes: try bytes(Fixtures.llama("tied/config.json")), fileName: "config.json", cases: 400)
         fuzz.structuredJSON = true
         fuzz.run { url in _ = try LlamaConfig.load(from: url) }
+    }
+
+    /// Every source family's config.json (and the GGUF of one) through its family's reader and layout.
+    func testSourceFamilyConfigsAndGGUF() throws {
+        for family in ["gemma3", "gpt_neox", "mixtral", "phi3", "gpt2", "llama3"] {
+            var fuzz = ReaderFuzz(name: "config.json-\(family)", seedBytes: try bytes(Fixtures.family(family).appendingPathComponent("config.json")),
+                                  fileName: "config.json", cases: 150)
+            fuzz.structuredJSON = true
+            fuzz.run { url in
+                let reader = try ConfigReader.load(url)
+                let f = try ModelFamilies.family(modelType: try reader.string("model_type"), source: reader.source)
+                _ = f.layout(try f.config(reader))
+            }
+        }
+        ReaderFuzz(name: "gguf-qwen3", seedBytes: try bytes(Fixtures.family("qwen3").appendingPathComponent("model.gguf")),
+                   fileName: "model.gguf", cases: 200).run { url in
+            let model = try TransformerModel.load(gguf: GGUFFile(url: url))
+            _ = model.forward(ids: [1, 2, 3], batch: 1, seqLen: 3)
+        }
     }
 
     func testDumpShardAndManifest() throws {

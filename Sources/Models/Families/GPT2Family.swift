@@ -14,7 +14,7 @@ public enum GPT2Family: ModelFamily {
             try r.refuse(key, unless: { ($0 as? Bool) == false }, "is not supported")
         }
         try r.refuse("scale_attn_weights", unless: { ($0 as? Bool) == true }, "unscaled attention is not supported")
-        let hidden = try r.int("n_embd"), heads = try r.int("n_head"), layers = try r.int("n_layer")
+        let hidden = try r.int("n_embd"), heads = try r.int("n_head"), layers = try r.layerCount("n_layer")
         let headDim = heads > 0 ? hidden / heads : 0
         var c = TransformerConfig(
             family: "gpt2", vocabSize: try r.int("vocab_size"), hiddenSize: hidden,

@@ -16,8 +16,8 @@ public enum GPTNeoXFamily: ModelFamily {
         var params = try RotaryParameters.parameters(r, defaultTheta: try r.double("rotary_emb_base", default: 10000))
         let fraction = try (params["partial_rotary_factor"] as? Double) ?? r.double("rotary_pct", default: 1)
         params["partial_rotary_factor"] = nil
-        let rotaryDim = Int(Double(headDim) * fraction)
-        let layers = try r.int("num_hidden_layers")
+        let rotaryDim = try RotaryParameters.rotaryDimensions(headDim: headDim, fraction: fraction, key: "rotary_pct", reader: r)
+        let layers = try r.layerCount("num_hidden_layers")
         let bias = try r.bool("attention_bias", default: true)
         var c = TransformerConfig(
             family: "gpt_neox", vocabSize: try r.int("vocab_size"), hiddenSize: hidden,

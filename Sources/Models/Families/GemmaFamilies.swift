@@ -6,7 +6,7 @@ public enum Gemma2Family: ModelFamily {
     public static let ggufArchitectures = ["gemma2"]
 
     public static func config(_ r: ConfigReader) throws -> TransformerConfig {
-        let layers = try r.int("num_hidden_layers")
+        let layers = try r.layerCount("num_hidden_layers")
         let types = try GemmaLike.layerTypes(r, layers: layers, pattern: 2)
         let window = try r.int("sliding_window", default: 4096)
         let params = try RotaryParameters.parameters(r)
@@ -36,8 +36,10 @@ public enum Gemma3Family: ModelFamily {
         if r.has("text_config") {
             throw r.error("text_config", "a multimodal Gemma 3 checkpoint; give its text model (Gemma3ForCausalLM, model_type gemma3_text)")
         }
-        let layers = try r.int("num_hidden_layers")
-        let types = try GemmaLike.layerTypes(r, layers: layers, pattern: try r.int("sliding_window_pattern", default: 6))
+        let layers = try r.layerCount("num_hidden_layers")
+        let pattern = try r.int("sliding_window_pattern", default: 6)
+        guard pattern >= 1 else { throw r.error("sliding_window_pattern", "must be at least 1") }
+        let types = try GemmaLike.layerTypes(r, layers: layers, pattern: pattern)
         let window = try r.int("sliding_window", default: 4096)
         let headDim = try r.int("head_dim", default: 256)
         let key = RotaryParameters.key(r)

@@ -16,7 +16,7 @@ enum GemmaLike {
         let headDim = try r.int("head_dim", default: heads > 0 ? hidden / heads : 0)
         var c = TransformerConfig(
             family: family, vocabSize: try r.int("vocab_size"), hiddenSize: hidden,
-            intermediateSize: try r.int("intermediate_size"), numLayers: try r.int("num_hidden_layers"), numHeads: heads,
+            intermediateSize: try r.int("intermediate_size"), numLayers: try r.layerCount("num_hidden_layers"), numHeads: heads,
             numKVHeads: try r.int("num_key_value_heads", default: heads), headDim: headDim,
             maxPositionEmbeddings: try r.int("max_position_embeddings", default: 8192),
             norm: .rmsUnitOffset(eps: Float(try r.double("rms_norm_eps", default: 1e-6))), mlp: .gated(act),
@@ -78,7 +78,7 @@ enum GemmaLike {
         try g.refuseRopeScaling()
         let hidden = try g.int("embedding_length"), heads = try g.int("attention.head_count")
         let headDim = g.optionalInt("attention.key_length") ?? hidden / max(1, heads)
-        let layers = try g.int("block_count")
+        let layers = try g.layerCount("block_count")
         guard let window = g.optionalInt("attention.sliding_window") else {
             throw g.error("attention.sliding_window", "missing (\(family) has sliding-window layers)")
         }

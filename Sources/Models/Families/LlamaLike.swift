@@ -23,13 +23,16 @@ enum LlamaLike {
         try r.refuse("mlp_bias", unless: { ($0 as? Bool) == false }, "MLP biases are not supported for \(family)")
         let heads = try r.int("num_attention_heads"), hidden = try r.int("hidden_size")
         let headDim = try r.int("head_dim", default: heads > 0 ? hidden / heads : 0)
-        let layers = try r.int("num_hidden_layers")
+        let layers = try r.layerCount("num_hidden_layers")
         var rotaryDim = headDim
         if let key = o.partialRotaryKey, let factor = try r.optionalDouble(key) {
-            rotaryDim = Int(Double(headDim) * factor)
+            rotaryDim = try RotaryParameters.rotaryDimensions(headDim: headDim, fraction: factor, key: key, reader: r)
         }
         let params = try RotaryParameters.parameters(r)
-        if let factor = params["partial_rotary_factor"] as? Double { rotaryDim = Int(Double(headDim) * factor) }
+        if let factor = params["partial_rotary_factor"] as? Double {
+            rotaryDim = try RotaryParameters.rotaryDimensions(headDim: headDim, fraction: factor,
+                                                              key: "\(RotaryParameters.key(r)).partial_rotary_factor", reader: r)
+        }
         let freqs = try RotaryParameters.inverseFrequencies(params, rotaryDim: rotaryDim, key: RotaryParameters.key(r), reader: r)
         var c = TransformerConfig(
             family: family, vocabSize: try r.int("vocab_size"), hiddenSize: hidden,
@@ -77,7 +80,7 @@ enum LlamaLike {
         if let rotary = g.optionalInt("rope.dimension_count"), rotary != headDim {
             throw g.error("rope.dimension_count", "partial rotary embeddings (\(rotary) of \(headDim) dimensions) are not supported for \(family)")
         }
-        let layers = try g.int("block_count")
+        let layers = try g.layerCount("block_count")
         let window = g.optionalInt("attention.sliding_window")
         var c = TransformerConfig(
             family: family, vocabSize: try g.vocabSize, hiddenSize: hidden, intermediateSize: try g.int("feed_forward_length"),
