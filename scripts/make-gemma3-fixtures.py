@@ -10,6 +10,8 @@ Writes Tests/Fixtures/gemma3/:
                          and the mean next-token loss (perplexity) — one text is longer than the 512-token sliding
                          window so that the local layers' window matters.
 
+`--save-tokenizer-json DIR` writes transformers' tokenizer.json of Gemma 3 there instead (for an optional test).
+
 Needs: pip install "torch==2.13.0+cpu" transformers gguf accelerate; the model: bash scripts/fetch-models.sh
 """
 import json
@@ -50,6 +52,11 @@ def main():
         sys.exit(f"checkpoints/{GGUF} is missing: run bash scripts/fetch-models.sh")
     OUT.mkdir(parents=True, exist_ok=True)
     tok = transformers.AutoTokenizer.from_pretrained(ROOT / "checkpoints", gguf_file=GGUF)
+    if len(sys.argv) > 2 and sys.argv[1] == "--save-tokenizer-json":
+        # Not a fixture (14 MB): for Gemma3Tests.testTransformersTokenizerJSONMatchesToo.
+        tok.save_pretrained(sys.argv[2])
+        print(f"saved {sys.argv[2]}/tokenizer.json; FUSELLM_GEMMA3_TOKENIZER_JSON={sys.argv[2]}/tokenizer.json swift test --filter Gemma3Tests")
+        return
 
     docs = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").split("\n") if line]
     ids = [tok.encode(d, add_special_tokens=False) for d in docs]

@@ -65,65 +65,42 @@ extension LlamaConfig {
     /// Reads `config.json`. Fields that would change the computation in ways not implemented
     /// (biases, rope scaling, other activations) are refused rather than silently ignored.
     public static func load(from url: URL) throws -> LlamaConfig {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw FormatError(url: url, "cannot read config (\(FormatError.reason(error)))")
-        }
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw FormatError(url: url, "not a JSON object")
-        }
-        return try LlamaConfig(json: json, source: url.path)
+        let reader = try ConfigReader.load(url)
+        return try LlamaConfig(json: reader.json, source: reader.source)
     }
 
     public init(json: [String: Any], source: String) throws {
-        func int(_ key: String, default value: Int? = nil) throws -> Int {
-            if let n = JSONNumber.number(json[key]), n.doubleValue == n.doubleValue.rounded() { return n.intValue }
-            if json[key] == nil || json[key] is NSNull, let value { return value }
-            throw FormatError(file: source, item: key, json[key] == nil ? "missing" : "is not an integer")
-        }
-        func double(_ key: String, default value: Double) throws -> Double {
-            if json[key] == nil || json[key] is NSNull { return value }
-            if let n = JSONNumber.number(json[key]) { return n.doubleValue }
-            throw FormatError(file: source, item: key, "is not a number")
-        }
+        let r = ConfigReader(json: json, source: source)
         if let type = json["model_type"] as? String, !["llama", "mistral"].contains(type) {
-            throw FormatError(file: source, item: "model_type", LlamaConfig.notTrainable(type))
+            throw r.error("model_type", LlamaConfig.notTrainable(type))
         }
         if let act = json["hidden_act"] as? String, act != "silu" {
-            throw FormatError(file: source, item: "hidden_act", "\(act) is not supported (Llama uses silu)")
+            throw r.error("hidden_act", "\(act) is not supported (Llama uses silu)")
         }
         for key in ["attention_bias", "mlp_bias"] where (json[key] as? Bool) == true {
-            throw FormatError(file: source, item: key, "biases are not supported")
+            throw r.error(key, "biases are not supported")
         }
         // transformers < 5 writes rope_theta (+ rope_scaling); 5.x writes rope_parameters {rope_type, rope_theta}.
-        var ropeTheta = try double("rope_theta", default: 10000)
-        for key in ["rope_scaling", "rope_parameters"] {
-            guard let value = json[key], !(value is NSNull) else { continue }
-            guard let params = value as? [String: Any] else {
-                throw FormatError(file: source, item: key, "is not an object")
-            }
+        var ropeTheta = try r.double("rope_theta", default: 10000)
+        for key in ["rope_scaling", "rope_parameters"] where r.has(key) {
+            guard let params = json[key] as? [String: Any] else { throw r.error(key, "is not an object") }
             let type = (params["rope_type"] ?? params["type"]) as? String ?? "default"
             guard type == "default" else {
-                throw FormatError(file: source, item: key, "RoPE type \(type) is not supported (only default)")
+                throw r.error(key, "RoPE type \(type) is not supported for training (only default; sources take linear and llama3)")
             }
-            if let theta = params["rope_theta"] as? NSNumber { ropeTheta = theta.doubleValue }
+            if let theta = JSONNumber.number(params["rope_theta"]) { ropeTheta = theta.doubleValue }
         }
-        let heads = try int("num_attention_heads")
-        let hidden = try int("hidden_size")
-        func optionalInt(_ key: String) -> Int? {
-            if let n = json[key] as? NSNumber { return n.intValue }
-            if let list = json[key] as? [NSNumber] { return list.first?.intValue }
-            return nil
-        }
-        self.init(vocabSize: try int("vocab_size"), hiddenSize: hidden,
-                  intermediateSize: try int("intermediate_size"), numLayers: try int("num_hidden_layers"),
-                  numHeads: heads, numKVHeads: try int("num_key_value_heads", default: heads),
-                  headDim: try int("head_dim", default: heads > 0 ? hidden / heads : 0),
-                  rmsNormEps: try double("rms_norm_eps", default: 1e-6), ropeTheta: ropeTheta,
+        let heads = try r.int("num_attention_heads")
+        let hidden = try r.int("hidden_size")
+        self.init(vocabSize: try r.int("vocab_size"), hiddenSize: hidden,
+                  intermediateSize: try r.int("intermediate_size"), numLayers: try r.layerCount("num_hidden_layers"),
+                  numHeads: heads, numKVHeads: try r.int("num_key_value_heads", default: heads),
+                  headDim: try r.int("head_dim", default: heads > 0 ? hidden / heads : 0),
+                  rmsNormEps: try r.double("rms_norm_eps", default: 1e-6), ropeTheta: ropeTheta,
                   tieWordEmbeddings: (json["tie_word_embeddings"] as? Bool) ?? false,
-                  maxPositionEmbeddings: try int("max_position_embeddings", default: 2048),
-                  bosTokenId: optionalInt("bos_token_id"), eosTokenId: optionalInt("eos_token_id"),
-                  initializerRange: try double("initializer_range", default: 0.02))
+                  maxPositionEmbeddings: try r.int("max_position_embeddings", default: 2048),
+                  bosTokenId: r.tokenID("bos_token_id"), eosTokenId: r.tokenID("eos_token_id"),
+                  initializerRange: try r.double("initializer_range", default: 0.02))
         try validate(source: source)
     }
 

@@ -86,28 +86,12 @@ extension LlamaModel {
                 throw FormatError(url: url, item: "tensor \(name)", "contains NaN or infinity")
             }
             if name.hasSuffix("attn_q.weight") {
-                unpermuteRotaryRows(p, heads: config.numHeads, headDim: config.headDim, columns: config.hiddenSize)
+                GGUFRotaryRows.unpermute(p, heads: config.numHeads, headDim: config.headDim, columns: config.hiddenSize)
             } else if name.hasSuffix("attn_k.weight") {
-                unpermuteRotaryRows(p, heads: config.numKVHeads, headDim: config.headDim, columns: config.hiddenSize)
+                GGUFRotaryRows.unpermute(p, heads: config.numKVHeads, headDim: config.headDim, columns: config.hiddenSize)
             }
         }
         return model
-    }
-
-    /// Undoes llama.cpp's Q/K row order: within each head, GGUF row 2i+j holds HF row j·(headDim/2)+i.
-    static func unpermuteRotaryRows(_ w: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, columns: Int) {
-        let half = headDim / 2
-        let head = UnsafeMutablePointer<Float>.allocate(capacity: headDim * columns)
-        defer { head.deallocate() }
-        for h in 0..<heads {
-            let base = w + h * headDim * columns
-            head.update(from: base, count: headDim * columns)
-            for i in 0..<half {
-                for j in 0..<2 {
-                    (base + (j * half + i) * columns).update(from: head + (2 * i + j) * columns, count: columns)
-                }
-            }
-        }
     }
 
     /// Loads a model from an HF checkpoint directory or a `.gguf` file.

@@ -63,8 +63,8 @@ public struct TransformerConfig: Equatable, Sendable {
     }
 
     /// Bounds that keep every size computation in range for input that lies (fuzzed or corrupt configs).
-    public static let maxLayers = 4096
-    public static let maxDimension = 1 << 24
+    public static let maxLayers = ConfigReader.maxLayers
+    public static let maxDimension = ConfigReader.maxSize
     static let maxParameters = 1e12
 
     public var qDim: Int { numHeads * headDim }

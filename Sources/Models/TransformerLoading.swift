@@ -70,7 +70,7 @@ extension TransformerModel {
             case .none: break
             case .subtractOne: for i in 0..<e.count { p[i] -= 1 }
             case .unpermuteRotary(let heads):
-                unpermuteRotaryRows(p, heads: heads, headDim: config.headDim, columns: config.hiddenSize)
+                GGUFRotaryRows.unpermute(p, heads: heads, headDim: config.headDim, columns: config.hiddenSize)
             }
         }
         model.parametersLoaded()
@@ -95,22 +95,6 @@ extension TransformerModel {
                         let from = ((h * 3 + j) * headDim + t) * cols, to = ((j * heads + h) * headDim + t) * cols
                         for c in 0..<cols { p[to + c] = copy[from + c] }
                     }
-                }
-            }
-        }
-    }
-
-    /// Undoes llama.cpp's Q/K row order: within each head, GGUF row 2i+j holds HF row j·(headDim/2)+i.
-    static func unpermuteRotaryRows(_ w: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, columns: Int) {
-        let half = headDim / 2
-        let head = UnsafeMutablePointer<Float>.allocate(capacity: headDim * columns)
-        defer { head.deallocate() }
-        for h in 0..<heads {
-            let base = w + h * headDim * columns
-            head.update(from: base, count: headDim * columns)
-            for i in 0..<half {
-                for j in 0..<2 {
-                    (base + (j * half + i) * columns).update(from: head + (2 * i + j) * columns, count: columns)
                 }
             }
         }

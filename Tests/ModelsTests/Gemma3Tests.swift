@@ -56,7 +56,19 @@ final class Gemma3Tests: XCTestCase {
 
     func testTokenizerMatchesTransformersOnTheFixtureCorpus() throws {
         let url = try Self.requireModel()
-        let tokenizer = try BPETokenizer.load(gguf: GGUFFile(url: url))
+        try assertMatchesFixtureIDs(try BPETokenizer.load(gguf: GGUFFile(url: url)))
+    }
+
+    /// Gemma's tokenizer as a tokenizer.json (transformers' own, 14 MB, not committed): run
+    /// `python3 scripts/make-gemma3-fixtures.py --save-tokenizer-json DIR` and FUSELLM_GEMMA3_TOKENIZER_JSON=DIR/tokenizer.json.
+    func testTransformersTokenizerJSONMatchesToo() throws {
+        guard let path = ProcessInfo.processInfo.environment["FUSELLM_GEMMA3_TOKENIZER_JSON"] else {
+            throw XCTSkip("SKIPPED: set FUSELLM_GEMMA3_TOKENIZER_JSON to transformers' Gemma 3 tokenizer.json to run")
+        }
+        try assertMatchesFixtureIDs(try BPETokenizer.load(tokenizerJSON: URL(fileURLWithPath: path)))
+    }
+
+    func assertMatchesFixtureIDs(_ tokenizer: BPETokenizer, file: StaticString = #filePath, line: UInt = #line) throws {
         let dir = Fixtures.root.appendingPathComponent("gemma3")
         let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("tokenizer.json"))) as! [String: Any]
         let counts = meta["counts"] as! [Int]
@@ -77,7 +89,7 @@ final class Gemma3Tests: XCTestCase {
                 firstMismatch = "document \(i): ids differ at token \(k): expected \(want[k..<min(want.count, k + 5)].map { tokenizer.tokenString($0) ?? "?" }), got \(got[k..<min(got.count, k + 5)].map { tokenizer.tokenString($0) ?? "?" })"
             }
         }
-        XCTAssertEqual(matched, corpus.count, firstMismatch ?? "")
+        XCTAssertEqual(matched, corpus.count, firstMismatch ?? "", file: file, line: line)
     }
 
     func testLogitsAndPerplexityMatchTransformers() throws {

@@ -1,3 +1,4 @@
+import FuseFormats
 import FuseTensor
 
 /// GPT-2 (and DistilGPT-2): learned absolute positions, LayerNorm with bias, tanh GELU, fused `c_attn`, and

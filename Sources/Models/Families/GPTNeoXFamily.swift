@@ -1,3 +1,4 @@
+import FuseFormats
 import FuseTensor
 
 /// GPT-NeoX (Pythia, GPT-NeoX-20B): LayerNorm with bias, parallel residual (x + attn(ln₁ x) + mlp(ln₂ x)) unless

@@ -1,3 +1,4 @@
+import FuseFormats
 import FuseTensor
 
 /// Gemma 2: attention and final-logit soft-capping, sliding-window and global layers alternating (layer 0 sliding).

@@ -1,3 +1,4 @@
+import FuseFormats
 /// Llama 1/2/3.x (and SmolLM2, TinyLlama, OpenLLaMA): the reference shape. Llama 3.x adds `rope_scaling` of type
 /// llama3; `attention_bias` adds q/k/v/o biases.
 public enum LlamaFamily: ModelFamily {

@@ -1,3 +1,4 @@
+import FuseFormats
 /// Qwen 2 / 2.5: Llama with q/k/v biases; sliding windows only when `use_sliding_window` (layers from
 /// `max_window_layers` on), usually off.
 public enum Qwen2Family: ModelFamily {

@@ -1,8 +1,11 @@
-import FuseFormats
 import Foundation
 
 /// Typed reads from an HF config.json, each failure one error naming the file and the key.
 public struct ConfigReader {
+    /// Counts and sizes are bounded so that nothing sized by a corrupt value overflows or allocates without bound.
+    public static let maxSize = 1 << 24
+    public static let maxLayers = 4096
+
     public let json: [String: Any]
     public let source: String
 
@@ -32,8 +35,8 @@ public struct ConfigReader {
     /// allocate without bound.
     public func int(_ key: String, default value: Int? = nil) throws -> Int {
         if let n = JSONNumber.number(json[key]), n.doubleValue == n.doubleValue.rounded() {
-            guard n.doubleValue >= 0, n.doubleValue <= Double(TransformerConfig.maxDimension) else {
-                throw error(key, "\(n) is not a plausible size (0...\(TransformerConfig.maxDimension))")
+            guard n.doubleValue >= 0, n.doubleValue <= Double(ConfigReader.maxSize) else {
+                throw error(key, "\(n) is not a plausible size (0...\(ConfigReader.maxSize))")
             }
             return n.intValue
         }
@@ -45,8 +48,8 @@ public struct ConfigReader {
     /// for 2⁶⁰ layers).
     public func layerCount(_ key: String) throws -> Int {
         let n = try int(key)
-        guard (1...TransformerConfig.maxLayers).contains(n) else {
-            throw error(key, "\(n) layers is not a plausible model (1...\(TransformerConfig.maxLayers))")
+        guard (1...ConfigReader.maxLayers).contains(n) else {
+            throw error(key, "\(n) layers is not a plausible model (1...\(ConfigReader.maxLayers))")
         }
         return n
     }
