@@ -195,7 +195,7 @@ public final class TransformerModel: CausalLM {
 
     /// One decoder layer; returns where its output lies (the two residual buffers alternate).
     private func layer(_ l: Int, x: UnsafeMutablePointer<Float>, _ w: TransformerWorkspace) -> UnsafeMutablePointer<Float> {
-        let c = config, n = w.rows, d = c.hiddenSize, L = layout.layers[l], P = parameters.pointer
+        let c = config, n = w.rows, d = c.hiddenSize, L = layout.layers[l]
         let h = w.normed.pointer, q = w.q.pointer, k = w.k.pointer, v = w.v.pointer, att = w.attended.pointer
         let a = w.branch.pointer
         norm(x, weight: L.attnNorm!, bias: L.attnNormBias, out: h, rows: n, dim: d, w)
