@@ -17,11 +17,14 @@ public struct LlamaConfig: Equatable, Sendable {
     public var bosTokenId: Int?
     public var eosTokenId: Int?
     public var initializerRange: Double
+    /// Mistral's `sliding_window`: LlamaModel attends to every earlier token, which equals the window only on
+    /// sequences no longer than it (the trainer refuses longer blocks).
+    public var slidingWindow: Int?
 
     public init(vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numLayers: Int, numHeads: Int,
                 numKVHeads: Int? = nil, headDim: Int? = nil, rmsNormEps: Double = 1e-5, ropeTheta: Double = 10000,
                 tieWordEmbeddings: Bool = false, maxPositionEmbeddings: Int = 2048,
-                bosTokenId: Int? = nil, eosTokenId: Int? = nil, initializerRange: Double = 0.02) {
+                bosTokenId: Int? = nil, eosTokenId: Int? = nil, initializerRange: Double = 0.02, slidingWindow: Int? = nil) {
         self.vocabSize = vocabSize
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
@@ -36,6 +39,7 @@ public struct LlamaConfig: Equatable, Sendable {
         self.bosTokenId = bosTokenId
         self.eosTokenId = eosTokenId
         self.initializerRange = initializerRange
+        self.slidingWindow = slidingWindow
     }
 
     /// Checks the invariants the kernels rely on; `source` names the file in the error.
@@ -100,7 +104,8 @@ extension LlamaConfig {
                   tieWordEmbeddings: (json["tie_word_embeddings"] as? Bool) ?? false,
                   maxPositionEmbeddings: try r.int("max_position_embeddings", default: 2048),
                   bosTokenId: r.tokenID("bos_token_id"), eosTokenId: r.tokenID("eos_token_id"),
-                  initializerRange: try r.double("initializer_range", default: 0.02))
+                  initializerRange: try r.double("initializer_range", default: 0.02),
+                  slidingWindow: try r.optionalInt("sliding_window"))
         try validate(source: source)
     }
 

@@ -238,6 +238,10 @@ public final class Trainer {
         guard blocks.blockSize <= model.config.maxPositionEmbeddings else {
             throw TrainingError("block size \(blocks.blockSize) exceeds the model's max_position_embeddings \(model.config.maxPositionEmbeddings)")
         }
+        if let window = model.config.slidingWindow, blocks.blockSize > window {
+            throw TrainingError("block size \(blocks.blockSize) is longer than the model's sliding_window \(window): training attends to "
+                                + "every earlier token, which is the model's attention only within the window; use --block-size ≤ \(window)")
+        }
         let used = blocks.tokens.prefix(blocks.count * blocks.blockSize)
         if let bad = used.first(where: { $0 < 0 || Int($0) >= model.config.vocabSize }) {
             throw TrainingError("token id \(bad) is outside the model's vocabulary of \(model.config.vocabSize) (wrong tokenizer for this model?)")

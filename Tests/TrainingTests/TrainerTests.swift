@@ -108,6 +108,20 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try trainer.run(resume: false)) { XCTAssertTrue("\($0)".contains("not-a-dir"), "\($0)") }
     }
 
+    /// A Mistral target's sliding window is honoured only by blocks no longer than it (LlamaModel attends to all).
+    func testBlocksLongerThanASlidingWindowAreRefused() throws {
+        let json: [String: Any] = ["model_type": "mistral", "vocab_size": 64, "hidden_size": 32, "intermediate_size": 64,
+                                   "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 1,
+                                   "max_position_embeddings": 64, "sliding_window": 12]
+        let config = try LlamaConfig(json: json, source: "mistral/config.json")
+        XCTAssertEqual(config.slidingWindow, 12)
+        let model = LlamaModel.randomlyInitialized(config: config, seed: 1)
+        XCTAssertThrowsError(try Trainer.checkCompatible(model: model, blocks: TokenBlocks(tokens: [Int32](repeating: 3, count: 32), blockSize: 16))) {
+            XCTAssertTrue("\($0)".contains("sliding_window 12"), "\($0)")
+        }
+        XCTAssertNoThrow(try Trainer.checkCompatible(model: model, blocks: TokenBlocks(tokens: [Int32](repeating: 3, count: 24), blockSize: 12)))
+    }
+
     func testBlocksTheModelCannotReadAreRefused() throws {
         let small = LlamaConfig(vocabSize: 64, hiddenSize: 32, intermediateSize: 64, numLayers: 1,
                                 numHeads: 4, numKVHeads: 2, maxPositionEmbeddings: 16)
