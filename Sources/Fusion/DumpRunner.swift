@@ -166,7 +166,7 @@ public final class DumpRunner {
 
     func teacherBlock(text i: Int, tokens: [Int32]) throws -> TeacherText {
         let maxPositions = model.model.maxSequenceLength
-        let bos: Int32? = model.addsBOS ? model.tokenizer.bosTokenID.map { Int32($0) } : nil
+        let bos = model.prependedBOS
         let length = tokens.count + (bos == nil ? 0 : 1)
         guard length <= maxPositions else {
             throw FusionError("text \(i) has \(tokens.count) tokens under \(model.source)\(bos == nil ? "" : " (+ BOS)"), more than its "

@@ -14,6 +14,9 @@ public struct Pretrained<Model> {
     /// Whether the model expects BOS before a sequence (tokenizer_config.json `add_bos_token`, GGUF `tokenizer.ggml.add_bos_token`).
     public let addsBOS: Bool
 
+    /// The token to put before every sequence: the tokenizer's BOS when the model asks for one, else nil.
+    public var prependedBOS: Int32? { addsBOS ? tokenizer.bosTokenID.map { Int32($0) } : nil }
+
     public init(model: Model, tokenizer: BPETokenizer, source: String, addsBOS: Bool) {
         self.model = model
         self.tokenizer = tokenizer

@@ -152,7 +152,8 @@ public final class TransformerModel: CausalLM {
         var result = CrossEntropy.Result(lossSum: 0, count: 0)
         for b in 0..<batch {
             let range = (b * seqLen)..<((b + 1) * seqLen)
-            let rowTargets = targets[range].map { $0 == CrossEntropy.ignore ? -1 : $0 }
+            // CrossEntropy.ignore (−1) is also the summary's "no target".
+            let rowTargets = Array(targets[range])
             let s = nextTokenSummary(ids: Array(ids[range]), rows: 0..<seqLen, k: 1, targets: rowTargets)
             for (r, t) in rowTargets.enumerated() where t >= 0 {
                 result.lossSum += Double(s.logZ[r] - s.targetLogits[r])

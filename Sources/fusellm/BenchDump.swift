@@ -80,7 +80,7 @@ struct BenchDump: ParsableCommand {
             "naive_topk_f32_bytes_per_token": 8 * k, "dense_f32_bytes_per_token": 4 * vocab,
         ]
         // A model that wants BOS (Gemma) sees it on both sides; the reference drops BOS's row as the dump does.
-        let bos = pretrained.addsBOS ? pretrained.tokenizer.bosTokenID.map { Int32($0) } : nil
+        let bos = pretrained.prependedBOS
         if torch, let ref = runTorch(ids.map { text in bos.map { [$0] + text } ?? text }, dropFirst: bos != nil, scratch: scratch) {
             let tps = ref["tokens_per_s"] as? Double ?? .nan
             result["torch_tokens_per_s"] = tps

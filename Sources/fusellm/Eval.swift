@@ -99,7 +99,7 @@ struct Eval: ParsableCommand {
         if !ensemble {
             return zip(model, loaded).map { path, m in
                 Scorer(label: Self.shortName(path), source: m.source, tokenizer: m.tokenizer, vocabSize: m.model.vocabSize,
-                       maxPositions: m.model.maxSequenceLength, bos: Self.bos(m)) { ids, targets in
+                       maxPositions: m.model.maxSequenceLength, bos: m.prependedBOS) { ids, targets in
                     m.model.loss(ids: ids, targets: targets, batch: 1, seqLen: ids.count)
                 }
             }
@@ -115,12 +115,10 @@ struct Eval: ParsableCommand {
         let label = "ensemble(\(model.map(Self.shortName).joined(separator: ", ")))"
         let models = loaded.map(\.model)
         return [Scorer(label: label, source: label, tokenizer: first.tokenizer, vocabSize: first.model.vocabSize,
-                       maxPositions: loaded.map(\.model.maxSequenceLength).min()!, bos: Self.bos(first)) { ids, targets in
+                       maxPositions: loaded.map(\.model.maxSequenceLength).min()!, bos: first.prependedBOS) { ids, targets in
             OutputEnsemble.loss(models: models, ids: ids, targets: targets)
         }]
     }
-
-    static func bos(_ m: PretrainedModel) -> Int32? { m.addsBOS ? m.tokenizer.bosTokenID.map { Int32($0) } : nil }
 
     /// Next-token loss over the documents (EOS after each), in blocks of `blockSize` plus a shorter last one.
     func score(_ scorer: Scorer, documents: [String], label: String) throws -> Score {
