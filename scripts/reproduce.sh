@@ -21,7 +21,7 @@ out=${OUT:-checkpoints/reproduction}
 docs=${DOCS:-64}
 steps=${STEPS:-150}
 heldout=(data/sample/minipile/validation-00000-of-00001.parquet data/sample/minipile/test-00000-of-00001.parquet)
-set_up_and_build   # apt packages, SmolLM2, the release binary; sets bin, smol, train; creates $out
+set_up_and_build   # apt packages, SmolLM2 and Gemma 3, the release binary; sets bin, smol, gemma, train; creates $out
 began=$(date +%s)
 
 # 1. Models.

@@ -108,6 +108,18 @@ public struct AblationReport {
                 out += "| \(g.name) | " + domains.map { perplexity(g.runs, domain: $0).text("%.2f") }.joined(separator: " | ") + " |\n"
             }
         }
+        let fused = groups.compactMap { g -> (run: String, sources: [FusionSourceSummary])? in
+            let runs = g.runs.compactMap(\.fusion)
+            return runs.isEmpty ? nil : (g.name, FusionSummary.mean(runs))
+        }
+        if !fused.isEmpty {
+            out += "\n## What the fusion did\n\nPer fused arm (mean over seeds) and source, the target's own first: the blocks on "
+                + "which the source had the largest weight (MinCE: was chosen) and its mean weight; its mean ce on the blocks "
+                + "(nats per own token); the share of target positions DTW paired one-to-one with a matching source token; "
+                + "of its top-k entries there, the shares mapped to the target vocabulary by exact match, by edit distance "
+                + "(MinED), or dropped (no target token under EM, or a target id already in the row).\n\n"
+            out += FusionSummary.markdownTable(fused)
+        }
         out += "\nPlots: [loss curves](loss-curves.svg), [perplexity per domain](perplexity-by-domain.svg). "
         out += "Every run: results.csv.\n"
         return out

@@ -120,11 +120,13 @@ public final class AblationRunner {
         let evalURL = dir.appendingPathComponent("eval.json")
         try commands.run(config.evalArguments(models: [dir.appendingPathComponent("final").path], jsonOutput: evalURL.path))
         let e = try RunFiles.evaluation(evalURL)
-        let curve = try RunFiles.clmLossCurve(dir.appendingPathComponent("metrics.jsonl"))
+        let metrics = dir.appendingPathComponent("metrics.jsonl")
+        let curve = try RunFiles.clmLossCurve(metrics)
         return RunResult(name: arm.name, kind: "trained", seed: seed, settings: Dictionary(uniqueKeysWithValues: arm.settings),
                          signature: signature, perplexity: e.perplexity, bitsPerByte: e.bitsPerByte, tokens: e.tokens,
                          domainPerplexity: e.domainPerplexity, domainBitsPerByte: e.domainBitsPerByte,
-                         steps: curve.last.map { Int($0[0]) }, clmLossCurve: curve, seconds: Date().timeIntervalSince(began))
+                         steps: curve.last.map { Int($0[0]) }, clmLossCurve: curve, seconds: Date().timeIntervalSince(began),
+                         fusion: try FusionSummary.read(metrics: metrics))
     }
 
     private func evaluate(_ baseline: AblationConfig.Baseline, in dir: URL) throws -> RunResult {

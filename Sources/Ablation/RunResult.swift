@@ -21,12 +21,14 @@ public struct RunResult: Codable, Equatable, Sendable {
     public var steps: Int?
     public var clmLossCurve: [[Double]]
     public var seconds: Double
+    /// Per-source fusion statistics of a fused run (nil for CLM-only runs, baselines and older results).
+    public var fusion: [FusionSourceSummary]?
 
     public var finalCLMLoss: Double? { clmLossCurve.last?[1] }
 
     public init(name: String, kind: String, seed: UInt64?, settings: [String: String], signature: String, perplexity: Double,
                 bitsPerByte: Double, tokens: Int, domainPerplexity: [String: Double], domainBitsPerByte: [String: Double],
-                steps: Int?, clmLossCurve: [[Double]], seconds: Double) {
+                steps: Int?, clmLossCurve: [[Double]], seconds: Double, fusion: [FusionSourceSummary]? = nil) {
         self.name = name
         self.kind = kind
         self.seed = seed
@@ -40,6 +42,7 @@ public struct RunResult: Codable, Equatable, Sendable {
         self.steps = steps
         self.clmLossCurve = clmLossCurve
         self.seconds = seconds
+        self.fusion = fusion
     }
 
     public static func read(_ url: URL) throws -> RunResult {

@@ -9,6 +9,15 @@ public enum DumpTokenizerFile {
     /// The checkpoint's own tokenizer.json / tokenizer.model copied as is, or (GGUF, or a model built in memory)
     /// the tokenizer.json we write, checked to read back as the same tokenizer.
     public static func keep(of pretrained: PretrainedModel, modelPath: String?, in out: URL) throws {
+        try keepTokenizer(of: pretrained, modelPath: modelPath, in: out)
+        // The source's BOS wish beside its tokenizer, so that training can check the dump was made by it.
+        let config = try JSONSerialization.data(withJSONObject: ["add_bos_token": pretrained.addsBOS], options: [.sortedKeys])
+        try AtomicFile.write(config, to: out.appendingPathComponent(configName))
+    }
+
+    static let configName = "tokenizer_config.json"
+
+    private static func keepTokenizer(of pretrained: PretrainedModel, modelPath: String?, in out: URL) throws {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         if let modelPath, fm.fileExists(atPath: modelPath, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -28,6 +37,19 @@ public enum DumpTokenizerFile {
         guard try BPETokenizer.load(path: url.path).fingerprint == pretrained.tokenizer.fingerprint else {
             throw FormatError(url: url, "the written tokenizer does not read back as the model's tokenizer")
         }
+    }
+
+    /// Whether the dump's source asks for BOS before a sequence, as kept beside the dump; nil for dumps made before
+    /// fusellm kept it.
+    public static func addsBOS(_ directory: URL) throws -> Bool? {
+        let url = directory.appendingPathComponent(configName)
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        guard let data = try? Data(contentsOf: url),
+              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let flag = json["add_bos_token"] as? Bool else {
+            throw FormatError(url: url, item: "add_bos_token", "is not a JSON object with a true/false add_bos_token")
+        }
+        return flag
     }
 
     /// The tokenizer a dump was made with.

@@ -57,7 +57,11 @@ public enum TeacherDump {
         for dir in directories {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
             let manifests = files.filter { $0 == manifestName || ($0.hasPrefix("manifest.part-") && $0.hasSuffix(".json")) }.sorted()
-            guard !manifests.isEmpty else { throw FormatError(url: dir, "no dump manifest (has the dump finished?)") }
+            guard !manifests.isEmpty else {
+                let shards = files.filter { $0.hasPrefix("shard-") && $0.hasSuffix(".fzst") }.count
+                throw FormatError(url: dir, "no dump manifest: the dump has not finished (\(shards) shard file\(shards == 1 ? "" : "s") written); "
+                                  + "run the same fusellm dump again to complete it")
+            }
             for name in manifests {
                 let url = dir.appendingPathComponent(name)
                 let m = try TeacherManifest.read(url)
@@ -112,8 +116,21 @@ public final class TeacherDumpReader {
         guard manifest.tokenizerFingerprint == tokenizerFingerprint else {
             throw FormatError(url: url, item: "tokenizer_fingerprint", "the dump was made with another tokenizer than \(manifest.source)'s current one")
         }
-        guard manifest.blocksFingerprint == blocksFingerprint, manifest.blockCount == blockCount else {
-            throw FormatError(url: url, item: "blocks_fingerprint", "the dump was made from other blocks (\(manifest.blockCount) blocks) than this run's (\(blockCount)); re-run fusellm dump")
+        guard manifest.blocksFingerprint == blocksFingerprint else {
+            throw FormatError(url: url, item: "blocks_fingerprint", "the dump was made from other blocks (\(manifest.blockCount) texts) than this run's (\(blockCount) texts); re-run fusellm dump")
+        }
+        guard manifest.blockCount == blockCount else {
+            throw FormatError(url: url, item: "block_count", "the dump covers \(manifest.blockCount) texts, the prepared corpus has \(blockCount); re-run fusellm dump")
+        }
+    }
+
+    /// Checks that the dump saw BOS before every text exactly when its source asks for one (`wanted`).
+    public func check(bosPrepended wanted: Bool) throws {
+        let made = manifest.bosPrepended ?? false
+        guard made == wanted else {
+            throw FormatError(url: directory.appendingPathComponent(TeacherDump.manifestName), item: "bos_prepended",
+                              "the dump was made \(made ? "with" : "without") BOS before each text, but its source \(manifest.source) "
+                              + "asks for \(wanted ? "one" : "none") (tokenizer_config.json beside the dump); re-run fusellm dump")
         }
     }
 

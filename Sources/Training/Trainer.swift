@@ -37,6 +37,8 @@ public final class Trainer {
     /// The fusion loss's soft targets for a training block ([blockSize] rows), or nil for none; used when
     /// `config.fusionLambda` < 1. Must give the same targets for the same block every time (resume is exact).
     public var softTargets: ((_ block: Int) throws -> SparseTargets?)?
+    /// More fields for each metrics.jsonl line, covering the steps since the previous line (fusion statistics).
+    public var stepMetrics: (() -> [String: Any])?
 
     public init(model: LlamaModel, data: TokenBlocks, config: TrainConfig, output: URL) throws {
         try config.validate()
@@ -145,8 +147,10 @@ public final class Trainer {
                 // Skipped: no update, the schedule and the data order move on as if the step had happened.
                 optimizer.step += 1
                 FileHandle.standardError.write(Data("\nstep \(step + 1): loss is \(loss) on blocks \(blocks); skipped (no update)\n".utf8))
-                try metrics.append(["step": step + 1, "skipped": true, "loss": loss.isFinite ? loss as Any : NSNull(),
-                                    "reason": "non-finite loss or gradient", "blocks": blocks])
+                var entry: [String: Any] = ["step": step + 1, "skipped": true, "loss": loss.isFinite ? loss as Any : NSNull(),
+                                            "reason": "non-finite loss or gradient", "blocks": blocks]
+                entry.merge(stepMetrics?() ?? [:]) { old, _ in old }
+                try metrics.append(entry)
                 records.append(StepRecord(step: step + 1, loss: loss, lr: schedule.rate(at: step), gradNorm: .nan, blocks: blocks))
                 try checkpointIfDue(step + 1, dtype: dtype)
                 continue
@@ -168,6 +172,7 @@ public final class Trainer {
                     entry["clm_loss"] = clmSum / Double(config.gradAccumulation)
                     entry["fusion_loss"] = fusionSum / Double(fusedMicroBatches)
                 }
+                entry.merge(stepMetrics?() ?? [:]) { old, _ in old }
                 try metrics.append(entry)
             }
             if !quiet {

@@ -7,7 +7,7 @@ struct FuseLLM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fusellm",
         abstract: "Knowledge fusion of large language models (FuseLLM), on CPU.",
-        subcommands: [Train.self, Eval.self, Convert.self, Prepare.self, Dump.self, Align.self, Merge.self, Ablate.self, Bench.self])
+        subcommands: [Train.self, Eval.self, Convert.self, Prepare.self, Dump.self, Align.self, Merge.self, Ablate.self, FusionStats.self, Bench.self])
 
     /// Expands `--config FILE.yaml` before parsing (see ConfigFile).
     static func main() {

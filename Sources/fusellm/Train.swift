@@ -155,6 +155,7 @@ struct Train: ParsableCommand {
         trainer.companionFiles = companionFiles
         if let fusionSetup {
             trainer.softTargets = { block in try fusionSetup.builder.targets(block: block) }
+            trainer.stepMetrics = { ["fusion": fusionSetup.builder.takeStatistics().jsonObject] }
             FileHandle.standardError.write(Data("fusion: \(fusion), λ = \(lambda), teachers \(fusionSetup.teacherNames.joined(separator: ", ")) (\(fusionSetup.teacherNames[0]) is the target's own)\n".utf8))
         }
         let params = Double(model.layout.totalCount) / 1e6

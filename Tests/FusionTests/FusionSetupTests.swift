@@ -46,6 +46,63 @@ final class FusionSetupTests: XCTestCase {
         }
     }
 
+    func testFusingBlocksCountsWhatTheFusionDid() throws {
+        let s = try setup([Self.dumps.target, Self.dumps.source], fusion: MinCEFusion())
+        let p = try DumpTests.prepared()
+        for b in 0..<p.blockCount { _ = try s.builder.targets(block: b) }
+        let stats = s.builder.takeStatistics()
+        XCTAssertEqual(stats.blocks, p.blockCount)
+        XCTAssertEqual(stats.choices.count, p.blockCount)
+        XCTAssertEqual(stats.sources.map(\.chosen).reduce(0, +), p.blockCount)
+        let own = stats.sources[0], source = stats.sources[1]
+        XCTAssertEqual(own.rows, p.blockCount * p.blockSize)
+        XCTAssertEqual(own.oneToOne, own.rows)
+        XCTAssertEqual(own.exact, own.rows * 4)  // k = 4, all exact
+        // The other tokenizer: some rows are one-hot, every entry of a taken row is counted once.
+        XCTAssertEqual(source.rows, own.rows)
+        XCTAssertGreaterThan(source.oneToOne, 0)
+        XCTAssertLessThanOrEqual(source.oneToOne, source.rows)
+        XCTAssertEqual(source.entries, source.oneToOne * 4)
+        // MinCE's choice on every block is the source with the lowest block ce.
+        for (b, chosen) in stats.choices.enumerated() {
+            let signals = try s.builder.signals(block: b)
+            XCTAssertEqual(chosen, signals.indices.min { signals[$0].ce < signals[$1].ce }, "block \(b)")
+        }
+        XCTAssertEqual(s.builder.takeStatistics().blocks, 0)
+    }
+
+    func testADumpMadeWithAnotherBOSConventionIsRefused() throws {
+        let dir = temporaryDirectory("bos-dump")
+        for name in try FileManager.default.contentsOfDirectory(atPath: Self.dumps.target.path) {
+            try FileManager.default.copyItem(at: Self.dumps.target.appendingPathComponent(name), to: dir.appendingPathComponent(name))
+        }
+        XCTAssertNoThrow(try setup([dir]))
+        // The source asks for BOS (as Gemma does), the dump was made without it (as fusellm did before it knew).
+        try Data(#"{"add_bos_token": true}"#.utf8).write(to: dir.appendingPathComponent("tokenizer_config.json"))
+        XCTAssertThrowsError(try setup([dir])) {
+            XCTAssertTrue("\($0)".contains("bos_prepended") && "\($0)".contains("without BOS") && "\($0)".contains(dir.path), "\($0)")
+        }
+    }
+
+    func testADumpMissingTextsIsRefusedBeforeTraining() throws {
+        // An unfinished dump: shards written, no manifest yet.
+        let unfinished = temporaryDirectory("unfinished-dump")
+        for name in try FileManager.default.contentsOfDirectory(atPath: Self.dumps.target.path) where name != "manifest.json" {
+            try FileManager.default.copyItem(at: Self.dumps.target.appendingPathComponent(name), to: unfinished.appendingPathComponent(name))
+        }
+        XCTAssertThrowsError(try setup([unfinished])) {
+            XCTAssertTrue("\($0)".contains(unfinished.path) && "\($0)".contains("not finished"), "\($0)")
+        }
+        // A finished dump one of whose shard files has gone since: named before the first step.
+        let gone = temporaryDirectory("shard-gone")
+        for name in try FileManager.default.contentsOfDirectory(atPath: Self.dumps.target.path) where name != "shard-000000.fzst" {
+            try FileManager.default.copyItem(at: Self.dumps.target.appendingPathComponent(name), to: gone.appendingPathComponent(name))
+        }
+        XCTAssertThrowsError(try setup([gone])) {
+            XCTAssertTrue("\($0)".contains("shard-000000.fzst"), "\($0)")
+        }
+    }
+
     func testTheTargetsOwnDumpIsRequired() throws {
         XCTAssertThrowsError(try setup([Self.dumps.source])) { XCTAssertTrue("\($0)".contains("target's own dump"), "\($0)") }
         XCTAssertNoThrow(try setup([Self.dumps.source], fusion: NoFusion()))

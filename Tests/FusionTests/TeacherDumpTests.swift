@@ -110,6 +110,9 @@ final class TeacherDumpTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("another tokenizer"), "\($0)")
         }
         XCTAssertThrowsError(try reader.check(tokenizerFingerprint: "tok", blocksFingerprint: "blocks", blockCount: 4)) {
+            XCTAssertTrue("\($0)".contains("covers 3 texts, the prepared corpus has 4"), "\($0)")
+        }
+        XCTAssertThrowsError(try reader.check(tokenizerFingerprint: "tok", blocksFingerprint: "other", blockCount: 3)) {
             XCTAssertTrue("\($0)".contains("other blocks"), "\($0)")
         }
     }

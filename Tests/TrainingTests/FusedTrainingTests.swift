@@ -23,7 +23,8 @@ final class FusedTrainingTests: XCTestCase {
     }
 
     func run(lambda: Double, steps: Int, output: URL, resume: Bool = false, stopAfter: Int? = nil,
-             soft: ((TokenBlocks) -> (Int) throws -> SparseTargets?)? = nil) throws -> [StepRecord] {
+             soft: ((TokenBlocks) -> (Int) throws -> SparseTargets?)? = nil,
+             stepMetrics: (() -> [String: Any])? = nil) throws -> [StepRecord] {
         let model = LlamaModel.randomlyInitialized(config: TrainerTests.modelConfig, seed: 5)
         var config = TrainerTests.makeConfig(steps: steps)
         config.fusionLambda = lambda
@@ -32,6 +33,7 @@ final class FusedTrainingTests: XCTestCase {
         let trainer = try Trainer(model: model, data: data, config: config, output: output)
         trainer.quiet = true
         trainer.softTargets = (soft ?? teacher)(data)
+        trainer.stepMetrics = stepMetrics
         return try trainer.run(resume: resume, stopAfter: stopAfter)
     }
 
@@ -46,6 +48,21 @@ final class FusedTrainingTests: XCTestCase {
         // The soft targets put 0.3 on a wrong byte: their CE can never fall below their entropy.
         let entropy = -(0.7 * log(0.7) + 0.3 * log(0.3))
         XCTAssertGreaterThan(fusion, entropy)
+    }
+
+    /// Each metrics line carries what `stepMetrics` says about the steps since the previous line (fusion statistics),
+    /// without overriding the trainer's own fields.
+    func testStepMetricsJoinEveryLine() throws {
+        let out = temporaryDirectory("step-metrics")
+        var calls = 0
+        _ = try run(lambda: 0.5, steps: 3, output: out, stepMetrics: {
+            calls += 1
+            return ["fusion": ["blocks": calls], "step": -1]
+        })
+        let lines = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        let records = try lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        XCTAssertEqual(records.map { $0["step"] as? Int }, [1, 2, 3])
+        XCTAssertEqual(records.map { ($0["fusion"] as? [String: Any])?["blocks"] as? Int }, [1, 2, 3])
     }
 
     /// λ = 1 ignores the teachers: the same losses as plain causal-LM training.

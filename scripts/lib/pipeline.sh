@@ -1,13 +1,14 @@
 # Shell helpers shared by scripts/run-sample.sh and scripts/reproduce.sh (sourced, not run, from the repository root).
 
-# Installs what is missing, fetches SmolLM2, builds the release binary; sets bin, smol and train (the sample's
-# training files) and creates $out.
+# Installs what is missing, fetches SmolLM2 and Gemma 3, builds the release binary; sets bin, smol, gemma and train
+# (the sample's training files) and creates $out.
 set_up_and_build() {
   bash scripts/setup.sh
   bash scripts/fetch-models.sh
   swift build -c release --product fusellm >&2
   bin=.build/release/fusellm
   smol=checkpoints/SmolLM2-135M-Instruct.Q4_1.gguf
+  gemma=checkpoints/gemma-3-270m-q4_k_m.gguf
   train=(data/sample/minipile/train-00000-of-00002.parquet data/sample/minipile/train-00001-of-00002.parquet)
   mkdir -p "$out"
 }

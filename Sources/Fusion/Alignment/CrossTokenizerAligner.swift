@@ -61,14 +61,16 @@ public struct CrossTokenizerAligner: TextAligner {
         precondition(alignment.sources.count == m, "alignment of \(alignment.sources.count) target positions for \(m) tokens")
         var ids = [Int32](repeating: -1, count: m * width)
         var logits = [Float](repeating: 0, count: m * width)
+        var provenance = [RowProvenance](repeating: RowProvenance(taken: false), count: m)
         for t in 0..<m {
             let out = t * width
             let sources = alignment.sources[t]
             if sources.count == 1, tokensMatch(source: teacher.tokens[sources.lowerBound], target: targetTokens[t], first: t == 0) {
                 let row = sources.lowerBound * k
-                var filled = 0
+                var filled = 0, edited = 0
                 for e in 0..<k {
-                    let mapped = map.target(of: teacher.topIDs[row + e])
+                    let id = teacher.topIDs[row + e]
+                    let mapped = map.target(of: id)
                     guard mapped >= 0 else { continue }
                     var seen = false
                     for f in 0..<filled where ids[out + f] == mapped { seen = true; break }
@@ -76,7 +78,9 @@ public struct CrossTokenizerAligner: TextAligner {
                     ids[out + filled] = mapped
                     logits[out + filled] = teacher.topLogProbs[row + e]
                     filled += 1
+                    if map.distances[Int(id)] > 0 { edited += 1 }
                 }
+                provenance[t] = RowProvenance(taken: true, exact: filled - edited, edited: edited, dropped: k - filled)
             } else {
                 switch oneHot {
                 case .currentToken: ids[out] = targetTokens[t]
@@ -84,7 +88,7 @@ public struct CrossTokenizerAligner: TextAligner {
                 }
             }
         }
-        return AlignedDistributions(positions: m, width: width, ids: ids, logits: logits)
+        return AlignedDistributions(positions: m, width: width, ids: ids, logits: logits, provenance: provenance)
     }
 
     /// Whether source token `s` stands for target token `t` (the reference's `base_token == blending_token` or the

@@ -16,6 +16,11 @@ public struct AvgCEFusion: FusionFunction {
         return e.map { Float($0 / sum) }
     }
 
+    public func weights(_ teachers: [TeacherSignal]) throws -> [Double]? {
+        _ = try FusionRows.validate(teachers)
+        return Self.weights(teachers).map(Double.init)
+    }
+
     public func fuse(_ teachers: [TeacherSignal]) throws -> SparseTargets? {
         let positions = try FusionRows.validate(teachers)
         let w = Self.weights(teachers)

@@ -27,6 +27,9 @@ public protocol FusionFunction: Sendable {
     var name: String { get }
     /// The fused targets for the block ([positions] rows), or nil when this function adds no fusion term.
     func fuse(_ teachers: [TeacherSignal]) throws -> SparseTargets?
+    /// The share of the fused distribution each teacher gives on the block (summing to 1), or nil when this
+    /// function fuses nothing. MinCE gives 1 to the teacher it chose; AvgCE its softmax weights.
+    func weights(_ teachers: [TeacherSignal]) throws -> [Double]?
 }
 
 public struct FusionError: Error, CustomStringConvertible {
@@ -46,6 +49,11 @@ enum FusionRows {
             guard t.ce.isFinite else { throw FusionError("teacher \(t.name) has a non-finite ce (\(t.ce)) on this block") }
         }
         return first.distributions.positions
+    }
+
+    /// Weight 1 on teacher `s`, 0 on the others.
+    static func oneHot(_ s: Int, count: Int) -> [Double] {
+        (0..<count).map { $0 == s ? 1 : 0 }
     }
 
     /// Softmax over the non-empty entries of row `r` of teacher `s`, falling back to teachers[0]'s row when it

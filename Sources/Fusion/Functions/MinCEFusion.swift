@@ -9,8 +9,18 @@ public struct MinCEFusion: FusionFunction {
 
     public func fuse(_ teachers: [TeacherSignal]) throws -> SparseTargets? {
         let positions = try FusionRows.validate(teachers)
+        return SingleTeacherFusion.targets(of: teachers, teacher: Self.chosen(teachers), positions: positions)
+    }
+
+    public func weights(_ teachers: [TeacherSignal]) throws -> [Double]? {
+        _ = try FusionRows.validate(teachers)
+        return FusionRows.oneHot(Self.chosen(teachers), count: teachers.count)
+    }
+
+    /// The teacher with the lowest ce on the block (the first of equals).
+    static func chosen(_ teachers: [TeacherSignal]) -> Int {
         var best = 0
         for s in teachers.indices.dropFirst() where teachers[s].ce < teachers[best].ce { best = s }
-        return SingleTeacherFusion.targets(of: teachers, teacher: best, positions: positions)
+        return best
     }
 }

@@ -8,10 +8,19 @@ public struct SingleTeacherFusion: FusionFunction {
 
     public func fuse(_ teachers: [TeacherSignal]) throws -> SparseTargets? {
         let positions = try FusionRows.validate(teachers)
+        return Self.targets(of: teachers, teacher: try index(in: teachers), positions: positions)
+    }
+
+    public func weights(_ teachers: [TeacherSignal]) throws -> [Double]? {
+        _ = try FusionRows.validate(teachers)
+        return FusionRows.oneHot(try index(in: teachers), count: teachers.count)
+    }
+
+    private func index(in teachers: [TeacherSignal]) throws -> Int {
         guard let s = teachers.firstIndex(where: { $0.name == teacherName }) else {
             throw FusionError("no teacher named \(teacherName) among \(teachers.map(\.name).joined(separator: ", "))")
         }
-        return Self.targets(of: teachers, teacher: s, positions: positions)
+        return s
     }
 
     static func targets(of teachers: [TeacherSignal], teacher s: Int, positions: Int) -> SparseTargets {
@@ -33,6 +42,7 @@ public struct NoFusion: FusionFunction {
     public var name: String { "none" }
     public init() {}
     public func fuse(_ teachers: [TeacherSignal]) throws -> SparseTargets? { nil }
+    public func weights(_ teachers: [TeacherSignal]) throws -> [Double]? { nil }
 }
 
 public enum FusionFunctions {

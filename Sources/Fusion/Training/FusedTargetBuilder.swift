@@ -27,6 +27,7 @@ public final class FusedTargetBuilder: @unchecked Sendable {
     private var cacheOrder: [Key] = []
     private let cacheLimit: Int
     private let lock = NSLock()
+    private var statistics: FusionStatistics
 
     private struct Key: Hashable {
         let source: Int
@@ -49,12 +50,28 @@ public final class FusedTargetBuilder: @unchecked Sendable {
         self.sources = sources
         self.fusion = fusion
         cacheLimit = max(cachedTexts, 4 * sources.count)
+        statistics = FusionStatistics(sourceNames: sources.map(\.name))
     }
 
     /// The fused soft targets of `block` ([blockSize] rows), or nil when the fusion function adds no term.
+    /// Each call adds the block to `statistics`.
     public func targets(block: Int) throws -> SparseTargets? {
         guard !(fusion is NoFusion) else { return nil }
-        return try fusion.fuse(signals(block: block))
+        let teachers = try signals(block: block)
+        let weights = try fusion.weights(teachers)
+        lock.lock()
+        statistics.record(teachers, weights: weights)
+        lock.unlock()
+        return try fusion.fuse(teachers)
+    }
+
+    /// What the fusion did on the blocks since the last call (metrics.jsonl's `fusion` entry), and a fresh start.
+    public func takeStatistics() -> FusionStatistics {
+        lock.lock()
+        defer { lock.unlock() }
+        let taken = statistics
+        statistics.reset()
+        return taken
     }
 
     /// Every source's aligned distributions and ce on `block`.

@@ -29,6 +29,9 @@ public struct FusionSetup {
             let tokenizer = try DumpTokenizerFile.load(directory)
             try dump.check(tokenizerFingerprint: tokenizer.fingerprint, blocksFingerprint: prepared.blocksFingerprint,
                            blockCount: prepared.textCount)
+            if let wanted = try DumpTokenizerFile.addsBOS(directory) {
+                try dump.check(bosPrepended: wanted)
+            }
             try scanForNonFiniteValues(dump)
             let name = directory.standardizedFileURL.lastPathComponent
             let aligner: any TextAligner
