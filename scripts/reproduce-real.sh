@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/pipeline.sh
 out=${OUT:-checkpoints/reproduction-real}
-docs=${DOCS:-96}
+docs=${DOCS:-48}
 steps=${STEPS:-100}
 seeds=${SEEDS:-1, 2}
 lr=${LR:-5e-5}
