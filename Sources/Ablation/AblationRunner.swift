@@ -48,11 +48,13 @@ public final class AblationRunner {
         }
     }
 
-    /// Every run of the ablation, trained arms (by arm, then seed) before baselines.
+    /// Every run of the ablation, trained arms before baselines: every arm at the first seed, then every arm at the
+    /// next, so that a long ablation stopped part way already compares all its arms, paired by seed.
     public func jobs() throws -> [Job] {
         var jobs: [Job] = []
-        for arm in try config.expandArms() {
-            for seed in config.seeds {
+        let arms = try config.expandArms()
+        for seed in config.seeds {
+            for arm in arms {
                 let dir = directory(of: arm, seed: seed)
                 jobs.append(Job(name: arm.name, seed: seed, directory: dir) { try self.train(arm, seed: seed, in: dir) })
             }

@@ -133,6 +133,16 @@ final class AblationRunnerTests: XCTestCase {
         XCTAssertTrue(second.calls[0].contains(run.path))
     }
 
+    func testEveryArmRunsAtTheFirstSeedBeforeAnyRunsAtTheNext() throws {
+        let runner = AblationRunner(config: try makeConfig(temporaryDirectory("ablation-order")), commands: FakeCommands())
+        let trained = try runner.jobs().filter { $0.seed != nil }
+        let seeds = trained.map { $0.seed! }
+        XCTAssertEqual(seeds, seeds.sorted(), "seed-major order")
+        let arms = try runner.config.expandArms().map(\.name)
+        XCTAssertEqual(trained.prefix(arms.count).map(\.name), arms)
+        XCTAssertEqual(trained.count, arms.count * runner.config.seeds.count)
+    }
+
     func testPruneCheckpointsFalseKeepsThem() throws {
         let out = temporaryDirectory("ablation-keep")
         var config = try makeConfig(out)
