@@ -22,7 +22,8 @@ struct FusionStats: ParsableCommand {
                 guard let summary = try FusionSummary.read(metrics: url) else {
                     throw AblationError("\(url.path): no fusion statistics (a CLM-only run, or one trained before they were logged)")
                 }
-                let name = URL(fileURLWithPath: run).standardizedFileURL.lastPathComponent
+                // The run directory's name, also when the metrics file itself was given.
+                let name = url.deletingLastPathComponent().standardizedFileURL.lastPathComponent
                 if json {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
