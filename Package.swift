@@ -12,7 +12,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fusellm", targets: ["fusellm"]),
-        .library(name: "FuseLLM", targets: ["FuseTensor", "FuseFormats", "FuseText", "FuseCorpus", "Llama", "Models", "Fusion", "Training", "Merging", "Ablation"]),
+        .library(name: "FuseLLM", targets: ["FuseTensor", "FuseFormats", "FuseText", "FuseCorpus", "Llama", "Models", "Fusion", "Training", "Merging", "Ablation", "Distributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,6 +26,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd",
                        providers: [.apt(["libzstd-dev"])]),
         .target(name: "CVectorMath"),
+        // Data parallelism: the process group of the ranks an MPI launcher started (Open MPI loaded at run time).
+        .target(name: "Distributed"),
         .target(name: "FuseTensor", dependencies: ["CBLAS", "CVectorMath"], swiftSettings: fast),
         .target(name: "FuseFormats", dependencies: ["FuseTensor", "CZstd", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fast),
@@ -36,10 +38,10 @@ let package = Package(
         // Source models of every family (forward only) behind one protocol, and loading a model with its tokenizer.
         .target(name: "Models", dependencies: ["FuseTensor", "FuseFormats", "FuseText", "Llama"], swiftSettings: fast),
         .target(name: "Fusion", dependencies: [
-            "FuseFormats", "FuseTensor", "FuseText", "FuseCorpus", "Llama", "Models",
+            "FuseFormats", "FuseTensor", "FuseText", "FuseCorpus", "Llama", "Models", "Distributed",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
-        .target(name: "Training", dependencies: ["Llama", "FuseTensor", "FuseFormats", "FuseText"],
+        .target(name: "Training", dependencies: ["Llama", "FuseTensor", "FuseFormats", "FuseText", "Distributed"],
                 swiftSettings: fast),
         .target(name: "Merging", dependencies: [
             "Llama", "Models", "FuseFormats", "FuseTensor", .product(name: "Yams", package: "Yams"),
@@ -47,7 +49,7 @@ let package = Package(
         .target(name: "Ablation", dependencies: ["FuseFormats", .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "fusellm", dependencies: [
             "Ablation", "Merging", "Training", "Llama", "Models", "Fusion", "FuseCorpus", "FuseFormats", "FuseText", "FuseTensor",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Distributed", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: fast),
         // Fixture paths and helpers every test target shares.
@@ -64,7 +66,9 @@ let package = Package(
         // Corrupted input for every reader (safetensors, GGUF, parquet, JSON lines, dumps, tokenizers, configs, YAML).
         .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "FuseTensor", "FuseFormats", "FuseCorpus", "FuseText", "Fusion", "Llama",
                                                       "Models", "Merging", "Ablation"]),
-        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Llama", "FuseFormats", "FuseText"]),
+        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Llama", "FuseFormats", "FuseText", "Distributed"]),
+        // mpirun -np 2 against one process (needs Open MPI's mpirun; skipped without it).
+        .testTarget(name: "DistributedTests", dependencies: ["TestSupport", "Distributed", "FuseFormats"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -95,6 +95,13 @@ public enum VectorMath {
         while i < n { p[i] *= factor; i += 1 }
     }
 
+    /// y[i] += x[i] (accumulating micro-batch gradients).
+    public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count n: Int) {
+        var i = 0
+        while i + 8 <= n { store(load(y + i) + load(x + i), y + i); i += 8 }
+        while i < n { y[i] += x[i]; i += 1 }
+    }
+
     /// 1 / (1 + exp(−x)), lane-wise.
     @inline(__always)
     public static func sigmoid(_ x: V) -> V { 1 / (1 + exp(-x)) }

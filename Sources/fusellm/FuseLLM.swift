@@ -21,11 +21,16 @@ struct FuseLLM: ParsableCommand {
 
 /// Options every compute-heavy command shares.
 struct ComputeOptions: ParsableArguments {
-    @Option(help: "Worker threads (default: all cores).")
+    @Option(help: "Worker threads (default: all cores, shared equally by the ranks an MPI launcher put on this machine).")
     var threads: Int?
 
-    func apply() {
-        if let threads { Parallel.threads = max(1, threads) }
+    /// `ranksOnThisNode`: how many processes of an MPI job share this machine's cores.
+    func apply(ranksOnThisNode: Int? = nil) {
+        if let threads {
+            Parallel.threads = max(1, threads)
+        } else if let ranks = ranksOnThisNode, ranks > 1 {
+            Parallel.threads = max(1, ProcessInfo.processInfo.activeProcessorCount / ranks)
+        }
         BLAS.useSingleThreadedOpenBLAS()
     }
 }

@@ -1,7 +1,9 @@
 import Models
 import ArgumentParser
+import Distributed
 import FuseCorpus
 import FuseFormats
+import FuseTensor
 import FuseText
 import Foundation
 import Fusion
@@ -58,7 +60,7 @@ struct Train: ParsableCommand {
 
     @Option(help: "Optimizer steps.") var steps: Int = 100
     @Option(help: "Blocks per micro-batch.") var batchSize: Int = 4
-    @Option(help: "Micro-batches per optimizer step.") var gradAccum: Int = 1
+    @Option(help: "Micro-batches per optimizer step (per rank under mpirun/srun: the step takes ranks × this many).") var gradAccum: Int = 1
     @Option(help: "Tokens per block.") var blockSize: Int = 256
     @Option(help: "Peak learning rate.") var lr: Double = 1e-5
     @Option(help: "Share of steps spent in linear warmup.") var warmupRatio: Double = 0.008
@@ -79,17 +81,12 @@ struct Train: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
-        compute.apply()
-        do {
-            try train()
-        } catch let e as ExitCode {
-            throw e
-        } catch {
-            throw CleanExit(error)
-        }
+        let group = try DistributedRun.start()
+        compute.apply(ranksOnThisNode: group.size > 1 ? Launcher.ranksOnThisNode() : nil)
+        try DistributedRun.finish(group) { try train(group: group) }
     }
 
-    private func train() throws {
+    private func train(group: ProcessGroup) throws {
         var config = TrainConfig()
         config.learningRate = lr
         config.warmupRatio = warmupRatio
@@ -97,7 +94,7 @@ struct Train: ParsableCommand {
         config.adam = AdamWHyperparameters(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay)
         config.maxGradNorm = maxGradNorm
         config.batchSize = batchSize
-        config.gradAccumulation = gradAccum
+        config.gradAccumulation = gradAccum * group.size  // the global count: what a checkpoint's data order depends on
         config.blockSize = blockSize
         config.totalSteps = steps
         config.seed = seed
@@ -153,23 +150,32 @@ struct Train: ParsableCommand {
         let out = URL(fileURLWithPath: output)
         let trainer = try Trainer(model: model, data: trainBlocks, config: config, output: out)
         trainer.companionFiles = companionFiles
+        trainer.group = group
+        let say = { (line: String) in if group.isFirst { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
         if let fusionSetup {
             trainer.softTargets = { block in try fusionSetup.builder.targets(block: block) }
-            trainer.stepMetrics = { ["fusion": fusionSetup.builder.takeStatistics().jsonObject] }
-            FileHandle.standardError.write(Data("fusion: \(fusion), λ = \(lambda), teachers \(fusionSetup.teacherNames.joined(separator: ", ")) (\(fusionSetup.teacherNames[0]) is the target's own)\n".utf8))
+            trainer.stepMetrics = { group in
+                ["fusion": try FusionStatistics.gathered(fusionSetup.builder.takeStatistics(), group: group,
+                                                         blocksPerMicroBatch: batchSize).jsonObject]
+            }
+            say("fusion: \(fusion), λ = \(lambda), teachers \(fusionSetup.teacherNames.joined(separator: ", ")) (\(fusionSetup.teacherNames[0]) is the target's own)")
         }
         let params = Double(model.layout.totalCount) / 1e6
-        FileHandle.standardError.write(Data(String(format: "model: %.2fM parameters, %d layers; data: %d training blocks, %d held out; %d tokens/step\n",
-                                                   params, model.config.numLayers, trainBlocks.count, heldOut.count, config.tokensPerStep).utf8))
-        let before = heldOut.count > 0 && !resume ? try Trainer.evaluate(model: model, blocks: heldOut, batchSize: batchSize) : nil
+        say(String(format: "model: %.2fM parameters, %d layers; data: %d training blocks, %d held out; %d tokens/step",
+                   params, model.config.numLayers, trainBlocks.count, heldOut.count, config.tokensPerStep))
+        if group.size > 1 {
+            say("data parallel: \(group.size) ranks × \(gradAccum) micro-batch\(gradAccum == 1 ? "" : "es") of \(batchSize) blocks = a global batch of \(config.gradAccumulation * batchSize) blocks per step; \(Parallel.threads) thread\(Parallel.threads == 1 ? "" : "s") per rank")
+        }
+        let before = heldOut.count > 0 && !resume ? try Trainer.evaluate(model: model, blocks: heldOut, batchSize: batchSize, group: group) : nil
         try trainer.run(resume: resume)
         var report: [String: Any] = ["output": out.appendingPathComponent("final").path, "steps": steps]
         if heldOut.count > 0 {
-            let after = try Trainer.evaluate(model: model, blocks: heldOut, batchSize: batchSize)
+            let after = try Trainer.evaluate(model: model, blocks: heldOut, batchSize: batchSize, group: group)
             if let before { report["heldout_ppl_before"] = before.perplexity }
             report["heldout_ppl_after"] = after.perplexity
             report["heldout_tokens"] = after.tokens
         }
+        guard group.isFirst else { return }
         let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .withoutEscapingSlashes])
         print(String(decoding: json, as: UTF8.self))
     }

@@ -33,7 +33,7 @@ final class FusedTrainingTests: XCTestCase {
         let trainer = try Trainer(model: model, data: data, config: config, output: output)
         trainer.quiet = true
         trainer.softTargets = (soft ?? teacher)(data)
-        trainer.stepMetrics = stepMetrics
+        trainer.stepMetrics = stepMetrics.map { metrics in { _ in metrics() } }
         return try trainer.run(resume: resume, stopAfter: stopAfter)
     }
 

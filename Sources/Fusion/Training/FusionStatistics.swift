@@ -1,11 +1,12 @@
+import Distributed
 import Foundation
 
 /// What the fusion did on the blocks since the last reset, per source: the weight the fusion function gave it
 /// (and which source it chose per block), its ce, how many target rows DTW paired one-to-one with one of its
 /// tokens, and how its top-k entries on those rows reached the target vocabulary (exact match, edit distance,
 /// dropped). The trainer writes one of these per logged step into metrics.jsonl (docs/fusion.md).
-public struct FusionStatistics: Sendable {
-    public struct Source: Sendable, Equatable {
+public struct FusionStatistics: Sendable, Codable, Equatable {
+    public struct Source: Sendable, Equatable, Codable {
         public let name: String
         /// Sum over blocks of the weight the fusion gave this source (MinCE: 1 on the blocks it chose it).
         public var weightSum = 0.0
@@ -56,6 +57,40 @@ public struct FusionStatistics: Sendable {
                 sources[s].dropped += Int(row.dropped)
             }
         }
+    }
+
+    /// Every rank's statistics since the last call, joined on every rank (a collective: all ranks call it). The
+    /// chosen sources go back into the order one process would have fused the blocks in: ranks take micro-batches
+    /// of `blocksPerMicroBatch` blocks in turn (rank r has micro-batches r, r + N, …).
+    public static func gathered(_ mine: FusionStatistics, group: ProcessGroup, blocksPerMicroBatch: Int) throws -> FusionStatistics {
+        guard group.size > 1 else { return mine }
+        let parts = try group.allGather(JSONEncoder().encode(mine)).map { try JSONDecoder().decode(FusionStatistics.self, from: $0) }
+        var all = mine
+        all.blocks = parts.reduce(0) { $0 + $1.blocks }
+        for s in all.sources.indices {
+            all.sources[s] = Source(name: all.sources[s].name)
+            for p in parts {
+                let o = p.sources[s]
+                all.sources[s].weightSum += o.weightSum
+                all.sources[s].chosen += o.chosen
+                all.sources[s].ceSum += o.ceSum
+                all.sources[s].rows += o.rows
+                all.sources[s].oneToOne += o.oneToOne
+                all.sources[s].exact += o.exact
+                all.sources[s].edited += o.edited
+                all.sources[s].dropped += o.dropped
+            }
+        }
+        all.choices = []
+        var next = [Int](repeating: 0, count: parts.count)
+        let b = max(blocksPerMicroBatch, 1)
+        while next.indices.contains(where: { next[$0] < parts[$0].choices.count }) {
+            for (r, p) in parts.enumerated() where next[r] < p.choices.count {
+                all.choices += p.choices[next[r]..<min(next[r] + b, p.choices.count)]
+                next[r] += b
+            }
+        }
+        return all
     }
 
     public mutating func reset() {
