@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system libraries fusellm links (OpenBLAS, zstd). Idempotent; runs as root on a
 # fresh Debian machine (uses sudo when not root and sudo exists).
+#   --mpi   also Open MPI's mpirun and runtime (openmpi-bin), for training and dumping on several ranks
+#           (docs/distributed.md); fusellm loads libmpi.so.40 only when a launcher starts it, so building needs no MPI.
 set -euo pipefail
 packages=(libopenblas-dev libzstd-dev)
+[ "${1:-}" = --mpi ] && packages+=(openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

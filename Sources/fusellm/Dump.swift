@@ -1,5 +1,6 @@
 import Models
 import ArgumentParser
+import Distributed
 import FuseFormats
 import Foundation
 import Fusion
@@ -16,20 +17,26 @@ struct Dump: ParsableCommand {
 struct DumpRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Dump one source model's top-k log-probabilities and per-text ce (resumable; shardable with --shard i/n).")
+        abstract: "Dump one source model's top-k log-probabilities and per-text ce (resumable; shardable with --shard i/n).",
+        discussion: "Under mpirun or srun, rank r of N dumps part r/N and rank 0 joins the parts when all are done; running the same command again resumes every part.")
 
     @Option(help: "Directory written by fusellm prepare.") var prepared: String
     @Option(help: "Source model: HF checkpoint directory or .gguf (the target itself is a source too).") var model: String
     @Option(help: "Dump directory (manifest.json, shard-*.fzst).") var output: String
     @Option(help: "Entries kept per position.") var k = 10
     @Option(help: "Stored log-prob encoding: q16 (2 bytes, error ≤ 2^-11), f16 or f32 (exact).") var encoding = "q16"
-    @Option(help: "This worker's part, i/n: shards s with s % n == i (then fusellm dump merge).") var shard: String?
+    @Option(help: "This worker's part, i/n: shards s with s % n == i (then fusellm dump merge); under mpirun/srun each rank takes its own.") var shard: String?
     @Option(help: "Texts per shard file (the unit of resumption).") var textsPerShard = 128
     @Option(help: "Pad sequence lengths to a multiple of this (reuses the model's workspace).") var lengthBucket = 128
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
-        compute.apply()
+        let group = try DistributedRun.start()
+        compute.apply(ranksOnThisNode: group.size > 1 ? Launcher.ranksOnThisNode() : nil)
+        try DistributedRun.finish(group) { try dump(group: group) }
+    }
+
+    private func dump(group: ProcessGroup) throws {
         guard let encoding = ValueEncoding(rawValue: encoding) else { throw ValidationError("--encoding must be q16, f16 or f32") }
         var options = DumpOptions()
         options.k = k
@@ -43,14 +50,21 @@ struct DumpRun: ParsableCommand {
             }
             (options.part, options.parts) = (parts[0], parts[1])
         }
+        if group.size > 1 {
+            guard shard == nil else { throw ValidationError("--shard is for separate workers; under mpirun/srun rank r of N dumps part r/N") }
+            (options.part, options.parts) = (group.rank, group.size)
+        }
         do {
             let corpus = try PreparedCorpus(directory: URL(fileURLWithPath: prepared))
             let pretrained = try PretrainedModel.load(path: model)
             let name = try DumpSourceIdentity.describe(path: model)
             let out = URL(fileURLWithPath: output)
             let runner = try DumpRunner(prepared: corpus, model: pretrained, sourceName: name, output: out, options: options)
-            try runner.claimOutput()  // refuse another dump's directory before writing anything into it
-            try DumpTokenizerFile.keep(of: pretrained, modelPath: model, in: out)
+            if group.isFirst {
+                try runner.claimOutput()  // refuse another dump's directory before writing anything into it
+                try DumpTokenizerFile.keep(of: pretrained, modelPath: model, in: out)
+            }
+            group.barrier()  // the other ranks write into the directory once rank 0 has claimed it
             let suffix = options.parts == 1 ? "" : ".part-\(options.part)-of-\(options.parts)"
             let metrics = out.appendingPathComponent("metrics\(suffix).jsonl")
             // Counted in prepared target tokens (texts differ in length); the rate is in the source's own tokens.
@@ -58,10 +72,10 @@ struct DumpRun: ParsableCommand {
                 .reduce(0) { sum, s in runner.settings.blockRange(ofShard: s).reduce(sum) { $0 + corpus.tokenCount(ofText: $1) } }
             var line = ProgressLine(total: partTokens, unit: "target tokens")
             var lastTokens = 0, lastSeconds = 0.0
-            let manifest = try runner.run(progress: { p in
+            var manifest = try runner.run(progress: { p in
                 line.update(done: p.targetTokens, doneThisRun: p.targetTokensThisRun,
                              rateValue: Double(p.tokensThisRun) / max(p.secondsThisRun, 1e-9),
-                             rateUnit: "tokens/s", detail: "texts \(p.texts)/\(p.totalTexts)")
+                             rateUnit: "tokens/s", detail: "\(group.label)texts \(p.texts)/\(p.totalTexts)")
                 (lastTokens, lastSeconds) = (p.tokensThisRun, p.secondsThisRun)
             }, shardDone: { r in
                 // The metrics log is a record, not the output: a failed append must not stop the dump.
@@ -69,10 +83,20 @@ struct DumpRun: ParsableCommand {
                                        "tokens_per_s": Double(r.tokens) / max(r.seconds, 1e-9), "ce": r.ce, "bytes": r.bytes,
                                        "bytes_per_token": Double(r.bytes) / Double(max(r.tokens, 1))], to: metrics)
             })
+            if group.size > 1 {
+                // Rank 0 joins the parts once every rank has written its own (a failed rank has stopped the job).
+                let partTokens = lastTokens, partSeconds = lastSeconds
+                let totals = group.sum([Double(partTokens), partSeconds])
+                group.barrier()
+                guard group.isFirst else { return }
+                manifest = try TeacherDump.merge([out], into: out)
+                try TeacherDumpReader(directory: out).verify()
+                (lastTokens, lastSeconds) = (Int(totals[0]), totals[1] / Double(group.size))
+            }
             let positions = manifest.shards.reduce(0) { $0 + $1.positions }, bytes = manifest.shards.reduce(0) { $0 + $1.bytes }
             let summary: [String: Any] = [
                 "output": output, "source": manifest.source, "texts": manifest.blockCount, "shards": manifest.shards.count,
-                "part": "\(options.part)/\(options.parts)", "k": manifest.k, "encoding": manifest.valueEncoding.rawValue,
+                "part": group.size > 1 ? "all \(group.size) ranks" : "\(options.part)/\(options.parts)", "k": manifest.k, "encoding": manifest.valueEncoding.rawValue,
                 "positions": positions, "bytes": bytes, "bytes_per_token": Double(bytes) / Double(max(positions, 1)),
                 "tokens_this_run": lastTokens, "tokens_per_s": Double(lastTokens) / max(lastSeconds, 1e-9),
                 "target": runner.isTarget,

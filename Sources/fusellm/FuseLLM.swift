@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import FuseTensor
 import Foundation
 
@@ -12,10 +13,22 @@ struct FuseLLM: ParsableCommand {
     /// Expands `--config FILE.yaml` before parsing (see ConfigFile).
     static func main() {
         do {
-            main(try ConfigFile.expand(Array(CommandLine.arguments.dropFirst())))
+            let arguments = try ConfigFile.expand(Array(CommandLine.arguments.dropFirst()))
+            try refuseLauncherUnlessDistributed(arguments)
+            main(arguments)
         } catch {
             exit(withError: CleanExit(error))
         }
+    }
+}
+
+/// Only train and dump split their work between ranks; any other command under mpirun/srun would run N copies
+/// writing the same files.
+func refuseLauncherUnlessDistributed(_ arguments: [String]) throws {
+    guard Launcher.isLaunched(), let command = arguments.first, !command.hasPrefix("-") else { return }
+    let distributed = command == "train" || (command == "dump" && arguments.dropFirst().first != "merge")
+    guard distributed else {
+        throw ValidationError("fusellm \(command) runs as one process; under mpirun or srun only train and dump share their work between ranks")
     }
 }
 

@@ -185,6 +185,33 @@ final class MPITrainingTests: XCTestCase {
         try assertSameRun(reference, resumed)
     }
 
+    /// `mpirun -np 2 fusellm dump`: rank r writes part r/2, rank 0 joins them; the shards and manifest are those of one
+    /// process, byte for byte; a lost shard is redone by running the same command again.
+    func testTwoRanksDumpWhatOneProcessDumps() throws {
+        let w = try workspace()
+        func arguments(_ output: String) -> [String] {
+            ["dump", "--prepared", w.appendingPathComponent("prepared").path, "--model", w.appendingPathComponent("target/final").path,
+             "--output", w.appendingPathComponent(output).path, "--texts-per-shard", "2"]
+        }
+        try fusellmRun(arguments("dump-1") + ["--threads", "1"])
+        try mpiRun(ranks: 2, arguments("dump-2"))
+        let one = w.appendingPathComponent("dump-1"), two = w.appendingPathComponent("dump-2")
+        let shards = try FileManager.default.contentsOfDirectory(atPath: one.path).filter { $0.hasPrefix("shard-") }.sorted()
+        XCTAssertGreaterThan(shards.count, 2)
+        for name in shards + ["manifest.json"] {
+            XCTAssertEqual(try Data(contentsOf: one.appendingPathComponent(name)), try Data(contentsOf: two.appendingPathComponent(name)), name)
+        }
+        try FileManager.default.removeItem(at: two.appendingPathComponent(shards[1]))
+        try FileManager.default.removeItem(at: two.appendingPathComponent("manifest.json"))
+        try mpiRun(ranks: 2, arguments("dump-2"))
+        XCTAssertEqual(try Data(contentsOf: one.appendingPathComponent(shards[1])), try Data(contentsOf: two.appendingPathComponent(shards[1])))
+        XCTAssertEqual(try Data(contentsOf: one.appendingPathComponent("manifest.json")), try Data(contentsOf: two.appendingPathComponent("manifest.json")))
+        // Commands that do not split their work refuse to run as N copies.
+        let eval = try mpiRun(ranks: 2, ["eval", "--model", w.appendingPathComponent("target/final").path], expectSuccess: false)
+        XCTAssertNotEqual(eval.status, 0)
+        XCTAssertTrue(eval.stderr.contains("runs as one process"), eval.stderr)
+    }
+
     /// Bad input on every rank: one clear error, a non-zero exit, no hang.
     func testAnErrorStopsEveryRank() throws {
         let w = try workspace()
