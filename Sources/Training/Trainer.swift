@@ -223,7 +223,8 @@ public final class Trainer {
             }
             if !quiet, writes {
                 progress.update(done: record.step, doneThisRun: record.step - startStep, rateValue: tokensPerSecond,
-                                rateUnit: "tok/s", detail: String(format: "loss %.4f | lr %.2e | gnorm %.3f", loss, lr, norm))
+                                rateUnit: "tok/s", detail: String(format: "loss %.4f | lr %.2e | gnorm %.3f", loss, lr, norm)
+                                    + (ranks > 1 ? " | \(ranks) ranks, \(G * B) blocks/step" : ""))
             }
             try checkpointIfDue(record.step, dtype: dtype)
         }
