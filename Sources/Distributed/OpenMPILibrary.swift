@@ -24,7 +24,6 @@ struct OpenMPILibrary {
     /// MPI_IN_PLACE is `(void *) 1` in Open MPI's mpi.h.
     static let inPlace = UnsafeRawPointer(bitPattern: 1)
 
-    let path: String
     let initThread: InitThread
     let commRank: CommQuery
     let commSize: CommQuery
@@ -66,7 +65,6 @@ struct OpenMPILibrary {
         }
         func function<F>(_ name: String, _: F.Type) throws -> F { unsafeBitCast(try symbol(name), to: F.self) }
         return OpenMPILibrary(
-            path: path,
             initThread: try function("MPI_Init_thread", InitThread.self),
             commRank: try function("MPI_Comm_rank", CommQuery.self),
             commSize: try function("MPI_Comm_size", CommQuery.self),

@@ -25,12 +25,6 @@ extension ProcessGroup {
     public var isFirst: Bool { rank == 0 }
     /// "rank 1 of 2: " under a launcher, "" alone: the prefix of messages only some ranks print.
     public var label: String { size > 1 ? "rank \(rank) of \(size): " : "" }
-
-    /// Whether every rank has the same `values` (the same step resumed, the same initial weights, …).
-    public func agree(_ values: [Double]) -> Bool {
-        let (low, high) = minMax(values)
-        return low == high
-    }
 }
 
 /// One process: every collective is the identity.

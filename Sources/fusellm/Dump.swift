@@ -31,9 +31,7 @@ struct DumpRun: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
-        let group = try DistributedRun.start()
-        compute.apply(ranksOnThisNode: group.size > 1 ? Launcher.ranksOnThisNode() : nil)
-        try DistributedRun.finish(group) { try dump(group: group) }
+        try DistributedRun.run(compute) { group in try dump(group: group) }
     }
 
     private func dump(group: ProcessGroup) throws {
@@ -85,8 +83,7 @@ struct DumpRun: ParsableCommand {
             })
             if group.size > 1 {
                 // Rank 0 joins the parts once every rank has written its own (a failed rank has stopped the job).
-                let partTokens = lastTokens, partSeconds = lastSeconds
-                let totals = group.sum([Double(partTokens), partSeconds])
+                let totals = group.sum([Double(lastTokens), lastSeconds])
                 group.barrier()
                 guard group.isFirst else { return }
                 manifest = try TeacherDump.merge([out], into: out)

@@ -81,9 +81,7 @@ struct Train: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
-        let group = try DistributedRun.start()
-        compute.apply(ranksOnThisNode: group.size > 1 ? Launcher.ranksOnThisNode() : nil)
-        try DistributedRun.finish(group) { try train(group: group) }
+        try DistributedRun.run(compute) { group in try train(group: group) }
     }
 
     private func train(group: ProcessGroup) throws {

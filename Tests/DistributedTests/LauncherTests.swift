@@ -37,7 +37,7 @@ final class LauncherTests: XCTestCase {
         values.withUnsafeMutableBufferPointer { group.sumInPlace($0.baseAddress!, count: 3) }
         XCTAssertEqual(values, [1, 2, 3])
         XCTAssertEqual(group.sum([0.5, 2]), [0.5, 2])
-        XCTAssertTrue(group.agree([1, 2]))
+        XCTAssertTrue(group.minMax([1, 2]) == ([1, 2], [1, 2]))
         XCTAssertEqual(group.allGather(Data([7, 8])), [Data([7, 8])])
         XCTAssertEqual(group.label, "")
     }
