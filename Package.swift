@@ -26,9 +26,11 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd",
                        providers: [.apt(["libzstd-dev"])]),
         .target(name: "CVectorMath"),
+        // bf16 matrix products on AVX512-BF16 (`--precision bf16`); compiled for any x86-64, checked at run time.
+        .target(name: "CBF16", cSettings: [.unsafeFlags(["-O3"])]),
         // Data parallelism: the process group of the ranks an MPI launcher started (Open MPI loaded at run time).
         .target(name: "Distributed"),
-        .target(name: "FuseTensor", dependencies: ["CBLAS", "CVectorMath"], swiftSettings: fast),
+        .target(name: "FuseTensor", dependencies: ["CBLAS", "CVectorMath", "CBF16"], swiftSettings: fast),
         .target(name: "FuseFormats", dependencies: ["FuseTensor", "CZstd", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fast),
         .target(name: "FuseText", dependencies: ["FuseFormats", .product(name: "HeapModule", package: "swift-collections")],

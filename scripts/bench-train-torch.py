@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch (CPU, float32) reference benchmark for one Llama training step.
+"""PyTorch (CPU) reference benchmark for one Llama training step: float32, or bf16 autocast.
 
 A timed step = forward with labels + backward + clip_grad_norm_(1.0)
 + AdamW step (lr 1e-4, betas (0.9, 0.95), wd 0.1) + zero_grad, on a randomly
@@ -10,8 +10,12 @@ Prints one JSON line to stdout:
 Usage:
     python3 scripts/bench-train-torch.py [--threads 2] [--steps 5] [--warmup 2]
         [--vocab 8192 --hidden 256 --intermediate 704 --layers 4 --heads 8
-         --kv-heads 4 --seq 256 --batch 4] [--attn eager|sdpa]
+         --kv-heads 4 --seq 256 --batch 4] [--attn eager|sdpa] [--autocast bf16]
+
+--autocast bf16 runs forward and loss under torch.autocast("cpu", dtype=torch.bfloat16) (PyTorch's mixed precision:
+fp32 master weights and optimizer, bf16 matmuls), with the backward outside it, as the PyTorch docs prescribe.
 """
+import contextlib
 
 import argparse
 import json
@@ -40,6 +44,7 @@ def main():
     ap.add_argument("--seq", type=int, default=256)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--attn", choices=["eager", "sdpa"], default="eager")
+    ap.add_argument("--autocast", choices=["none", "bf16"], default="none")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -73,8 +78,14 @@ def main():
     batches = torch.randint(0, args.vocab, (total, args.batch, args.seq),
                             dtype=torch.int64)
 
+    def mixed():
+        if args.autocast == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     def step(ids):
-        loss = model(ids, labels=ids).loss
+        with mixed():
+            loss = model(ids, labels=ids).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
         opt.step()
@@ -105,7 +116,7 @@ def main():
             "intermediate": args.intermediate, "layers": args.layers,
             "heads": args.heads, "kv_heads": args.kv_heads, "seq": args.seq,
             "batch": args.batch, "attn": args.attn, "tied": False,
-            "dtype": "float32", "steps": args.steps, "warmup": args.warmup,
+            "dtype": "float32", "autocast": args.autocast, "steps": args.steps, "warmup": args.warmup,
             "params": n_params,
         },
         "torch": torch.__version__,

@@ -9,6 +9,8 @@ public struct CausalAttention {
     public let headDim: Int
     /// Multiplies q·kᵀ: 1/√headDim, or Gemma's query_pre_attn_scalar^−½.
     public let scale: Float
+    /// The number format of the score and output products (softmax stays Float32), as the model's linear layers.
+    public var precision: Precision = .fp32
 
     public init(heads: Int, kvHeads: Int, headDim: Int, scale: Float? = nil) {
         precondition(heads % kvHeads == 0, "heads must be a multiple of kvHeads")
@@ -61,7 +63,7 @@ public struct CausalAttention {
             let rows = min(Self.queryTile, T - i0)
             // Keys [first, first + keys) are the union of the tile's rows' windows (all earlier keys without one).
             let first = window.map { max(0, i0 - $0 + 1) } ?? 0, keys = i0 + rows - first
-            BLAS.gemm(transA: false, transB: true, m: rows, n: keys, k: headDim, alpha: scale,
+            product(transA: false, transB: true, m: rows, n: keys, k: headDim, alpha: scale,
                       a: qp + i0 * ldq, lda: ldq, b: kp + first * ldkv, ldb: ldkv, c: s, ldc: keys, split: false, share: share)
             // Unnormalised probabilities; the 1/sum is applied to the headDim outputs instead of the i+1 scores.
             let inverseSums = s + rows * keys
@@ -78,9 +80,23 @@ public struct CausalAttention {
                 inverseSums[r] = 1 / sum
                 l[i] = m + logf(sum)
             }
-            BLAS.gemm(transA: false, transB: false, m: rows, n: headDim, k: keys,
+            product(transA: false, transB: false, m: rows, n: headDim, k: keys,
                       a: s, lda: keys, b: vp + first * ldkv, ldb: ldkv, c: op + i0 * ldq, ldc: ldq, split: false, share: share)
             for r in 0..<rows { VectorMath.scale(op + (i0 + r) * ldq, headDim, by: inverseSums[r]) }
+        }
+    }
+
+    /// One product of a work item (already parallel: not split further).
+    private func product(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+                         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+                         c: UnsafeMutablePointer<Float>, ldc: Int, split: Bool, share: Double) {
+        switch precision {
+        case .fp32:
+            BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                      beta: beta, c: c, ldc: ldc, split: split, share: share)
+        case .bf16:
+            BF16GEMM.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                          beta: beta, c: c, ldc: ldc, split: split, share: share)
         }
     }
 
@@ -123,7 +139,7 @@ public struct CausalAttention {
                 let rows = min(Self.queryTile, T - i0), keys = i0 + rows
                 let qp = q + qoff + i0 * ldq, dop = dOut + qoff + i0 * ldq, op = out + qoff + i0 * ldq
                 // P = exp(scale·q kᵀ − lse), zero above the diagonal.
-                BLAS.gemm(transA: false, transB: true, m: rows, n: keys, k: headDim, alpha: scale,
+                product(transA: false, transB: true, m: rows, n: keys, k: headDim, alpha: scale,
                           a: qp, lda: ldq, b: kp, ldb: ldkv, c: p, ldc: keys, split: false, share: share)
                 for r in 0..<rows {
                     let i = i0 + r, row = p + r * keys
@@ -131,9 +147,9 @@ public struct CausalAttention {
                     if i + 1 < keys { (row + i + 1).update(repeating: 0, count: keys - i - 1) }
                 }
                 // dV[..keys] += Pᵀ dO ; dP = dO V[..keys]ᵀ
-                BLAS.gemm(transA: true, transB: false, m: keys, n: headDim, k: rows,
+                product(transA: true, transB: false, m: keys, n: headDim, k: rows,
                           a: p, lda: keys, b: dop, ldb: ldq, beta: 1, c: dvp, ldc: ldkvGrad, split: false, share: share)
-                BLAS.gemm(transA: false, transB: true, m: rows, n: keys, k: headDim,
+                product(transA: false, transB: true, m: rows, n: keys, k: headDim,
                           a: dop, lda: ldq, b: vp, ldb: ldkv, c: dp, ldc: keys, split: false, share: share)
                 // dS = P ⊙ (dP − rowsum(dO ⊙ O)), written over P (zero above the diagonal, as P is).
                 for r in 0..<rows {
@@ -147,10 +163,10 @@ public struct CausalAttention {
                     for j in 0...(i0 + r) { row[j] *= drow[j] - d }
                 }
                 // dQ = scale · dS K[..keys] ; dK[..keys] += scale · dSᵀ Q
-                BLAS.gemm(transA: false, transB: false, m: rows, n: headDim, k: keys, alpha: scale,
+                product(transA: false, transB: false, m: rows, n: headDim, k: keys, alpha: scale,
                           a: p, lda: keys, b: kp, ldb: ldkv, c: dq + qoff + i0 * ldq, ldc: ldq,
                           split: false, share: share)
-                BLAS.gemm(transA: true, transB: false, m: keys, n: headDim, k: rows, alpha: scale,
+                product(transA: true, transB: false, m: keys, n: headDim, k: rows, alpha: scale,
                           a: p, lda: keys, b: qp, ldb: ldq, beta: 1, c: dkp, ldc: ldkvGrad, split: false, share: share)
                 i0 += rows
             }

@@ -53,6 +53,16 @@ public enum BLAS {
         }
     }
 
+    /// Adds one product to the profile (the bf16 products, timed by their caller).
+    static func record(since start: UInt64, flops: Double, share: Double = 1) {
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        lock.lock()
+        profile.seconds += elapsed * share
+        profile.flops += flops
+        profile.calls += 1
+        lock.unlock()
+    }
+
     @inline(__always)
     static func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                       _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,

@@ -12,8 +12,22 @@ public final class LlamaModel {
     public private(set) var gradients: FloatBuffer?
 
     let rope: RoPE
-    let attention: CausalAttention
+    var attention: CausalAttention
     private var workspace: Workspace?
+    /// The linear layers' number format; bf16 keeps packed bf16 copies of the weights.
+    public private(set) var products = MatrixProducts()
+
+    /// fp32 (the default, exact against PyTorch) or bf16 matrix products (`Precision`).
+    public var precision: Precision {
+        get { products.precision }
+        set {
+            if newValue != products.precision { products = MatrixProducts(precision: newValue) }
+            attention.precision = newValue
+        }
+    }
+
+    /// Call after changing `parameters` (an optimizer step, a load) so bf16 repacks its weight copies.
+    public func parametersChanged() { products.parametersChanged() }
 
     public init(config: LlamaConfig) {
         self.config = config
@@ -129,27 +143,29 @@ public final class LlamaModel {
             let g = w.gate[s].pointer, u = w.up[s].pointer, a = w.activated[s].pointer
 
             RMSNorm.forward(x: x, weight: P + L.inputNorm, y: h1, rstd: w.rstdInput[s].pointer, rows: n, dim: d, eps: eps)
-            BLAS.linear(x: h1, w: P + L.q, y: q, rows: n, inFeatures: d, outFeatures: qDim)
-            BLAS.linear(x: h1, w: P + L.k, y: k, rows: n, inFeatures: d, outFeatures: kvDim)
-            BLAS.linear(x: h1, w: P + L.v, y: v, rows: n, inFeatures: d, outFeatures: kvDim)
+            products.linears(x: h1, rows: n, inFeatures: d, [
+                LinearLayer(w: P + L.q, y: q, outFeatures: qDim), LinearLayer(w: P + L.k, y: k, outFeatures: kvDim),
+                LinearLayer(w: P + L.v, y: v, outFeatures: kvDim),
+            ])
             rope.apply(q, rows: n, heads: c.numHeads, seqLen: w.seqLen)
             rope.apply(k, rows: n, heads: c.numKVHeads, seqLen: w.seqLen)
             attention.forward(q: q, k: k, v: v, out: att, lse: w.lse[s].pointer, batch: w.batch, seqLen: w.seqLen,
                               scratch: w.attentionScratch.pointer)
             mid.update(from: x, count: n * d)
-            BLAS.linear(x: att, w: P + L.o, y: mid, rows: n, inFeatures: qDim, outFeatures: d, accumulate: true)
+            products.linear(x: att, w: P + L.o, y: mid, rows: n, inFeatures: qDim, outFeatures: d, accumulate: true)
 
             RMSNorm.forward(x: mid, weight: P + L.postNorm, y: h2, rstd: w.rstdPost[s].pointer, rows: n, dim: d, eps: eps)
-            BLAS.linear(x: h2, w: P + L.gate, y: g, rows: n, inFeatures: d, outFeatures: f)
-            BLAS.linear(x: h2, w: P + L.up, y: u, rows: n, inFeatures: d, outFeatures: f)
+            products.linears(x: h2, rows: n, inFeatures: d, [
+                LinearLayer(w: P + L.gate, y: g, outFeatures: f), LinearLayer(w: P + L.up, y: u, outFeatures: f),
+            ])
             SwiGLU.forward(gate: g, up: u, out: a, count: n * f)
             next.update(from: mid, count: n * d)
-            BLAS.linear(x: a, w: P + L.down, y: next, rows: n, inFeatures: f, outFeatures: d, accumulate: true)
+            products.linear(x: a, w: P + L.down, y: next, rows: n, inFeatures: f, outFeatures: d, accumulate: true)
         }
         let last = w.residual[training ? c.numLayers : c.numLayers % 2].pointer
         RMSNorm.forward(x: last, weight: P + layout.finalNorm, y: w.normedFinal.pointer, rstd: w.rstdFinal.pointer,
                         rows: n, dim: d, eps: eps)
-        BLAS.linear(x: w.normedFinal.pointer, w: P + layout.lmHead, y: w.logits.pointer,
+        products.linear(x: w.normedFinal.pointer, w: P + layout.lmHead, y: w.logits.pointer,
                     rows: n, inFeatures: d, outFeatures: c.vocabSize)
     }
 
@@ -163,7 +179,7 @@ public final class LlamaModel {
         let dx = w.dResidual.pointer, dh = w.dNormed.pointer
         let normScratch = w.normScratch.pointer
 
-        BLAS.linearBackward(dy: w.logits.pointer, x: w.normedFinal.pointer, w: P + layout.lmHead, dx: dh,
+        products.linearBackward(dy: w.logits.pointer, x: w.normedFinal.pointer, w: P + layout.lmHead, dx: dh,
                             dw: G + layout.lmHead, rows: n, inFeatures: d, outFeatures: c.vocabSize)
         dx.update(repeating: 0, count: n * d)
         RMSNorm.backward(dy: dh, x: w.residual[c.numLayers].pointer, weight: P + layout.finalNorm,
@@ -173,19 +189,18 @@ public final class LlamaModel {
         for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
             let L = layout.layers[l]
             // MLP block: residual[l+1] = mid + down(silu(gate(h2)) ⊙ up(h2)), h2 = norm(mid)
-            BLAS.linearBackward(dy: dx, x: w.activated[l].pointer, w: P + L.down, dx: w.dActivated.pointer,
+            products.linearBackward(dy: dx, x: w.activated[l].pointer, w: P + L.down, dx: w.dActivated.pointer,
                                 dw: G + L.down, rows: n, inFeatures: f, outFeatures: d)
             SwiGLU.backward(dOut: w.dActivated.pointer, gate: w.gate[l].pointer, up: w.up[l].pointer,
                             dGate: w.dGate.pointer, dUp: w.dUp.pointer, count: n * f)
-            BLAS.linearBackward(dy: w.dGate.pointer, x: w.normedPost[l].pointer, w: P + L.gate, dx: dh,
-                                dw: G + L.gate, rows: n, inFeatures: d, outFeatures: f)
-            BLAS.linearBackward(dy: w.dUp.pointer, x: w.normedPost[l].pointer, w: P + L.up, dx: dh,
-                                dw: G + L.up, rows: n, inFeatures: d, outFeatures: f, accumulateInput: true)
+            products.linearsBackward(x: w.normedPost[l].pointer, rows: n, inFeatures: d, dx: dh,
+                                     [LinearLayer(w: P + L.gate, y: w.dGate.pointer, dw: G + L.gate, outFeatures: f),
+                                      LinearLayer(w: P + L.up, y: w.dUp.pointer, dw: G + L.up, outFeatures: f)])
             RMSNorm.backward(dy: dh, x: w.mid[l].pointer, weight: P + L.postNorm, rstd: w.rstdPost[l].pointer,
                              dx: dx, dweight: G + L.postNorm, scratch: normScratch, rows: n, dim: d)
 
             // Attention block: mid = residual[l] + o(attn(rope(q(h1)), rope(k(h1)), v(h1))), h1 = norm(residual[l])
-            BLAS.linearBackward(dy: dx, x: w.attended[l].pointer, w: P + L.o, dx: w.dAttended.pointer,
+            products.linearBackward(dy: dx, x: w.attended[l].pointer, w: P + L.o, dx: w.dAttended.pointer,
                                 dw: G + L.o, rows: n, inFeatures: qDim, outFeatures: d)
             attention.backward(dOut: w.dAttended.pointer, q: w.q[l].pointer, k: w.k[l].pointer, v: w.v[l].pointer,
                                out: w.attended[l].pointer, lse: w.lse[l].pointer,
@@ -194,12 +209,10 @@ public final class LlamaModel {
             rope.apply(w.dq.pointer, rows: n, heads: c.numHeads, seqLen: w.seqLen, inverse: true)
             rope.apply(w.dk.pointer, rows: n, heads: c.numKVHeads, seqLen: w.seqLen, inverse: true)
             let h1 = w.normedInput[l].pointer
-            BLAS.linearBackward(dy: w.dq.pointer, x: h1, w: P + L.q, dx: dh, dw: G + L.q,
-                                rows: n, inFeatures: d, outFeatures: qDim)
-            BLAS.linearBackward(dy: w.dk.pointer, x: h1, w: P + L.k, dx: dh, dw: G + L.k,
-                                rows: n, inFeatures: d, outFeatures: kvDim, accumulateInput: true)
-            BLAS.linearBackward(dy: w.dv.pointer, x: h1, w: P + L.v, dx: dh, dw: G + L.v,
-                                rows: n, inFeatures: d, outFeatures: kvDim, accumulateInput: true)
+            products.linearsBackward(x: h1, rows: n, inFeatures: d, dx: dh,
+                                     [LinearLayer(w: P + L.q, y: w.dq.pointer, dw: G + L.q, outFeatures: qDim),
+                                      LinearLayer(w: P + L.k, y: w.dk.pointer, dw: G + L.k, outFeatures: kvDim),
+                                      LinearLayer(w: P + L.v, y: w.dv.pointer, dw: G + L.v, outFeatures: kvDim)])
             RMSNorm.backward(dy: dh, x: w.residual[l].pointer, weight: P + L.inputNorm, rstd: w.rstdInput[l].pointer,
                              dx: dx, dweight: G + L.inputNorm, scratch: normScratch, rows: n, dim: d)
         }

@@ -12,6 +12,8 @@ public protocol CausalLM: AnyObject {
     var eosTokenID: Int? { get }
     /// Parameters, for messages.
     var parameterCount: Int { get }
+    /// fp32 or bf16 matrix products.
+    var precision: Precision { get set }
     /// Logits [batch·seqLen, vocab] for `ids` ([batch, seqLen], row-major), valid until the next call.
     func forward(ids: [Int32], batch: Int, seqLen: Int) -> UnsafeMutablePointer<Float>
     /// Σ −log p(target) and the count over one batch (`targets`: `CrossEntropy.ignore` where nothing is scored).

@@ -8,10 +8,11 @@ enum MixtureOfExperts {
     static func forward(h: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, rows n: Int, hidden d: Int,
                         intermediate f: Int, router: UnsafePointer<Float>,
                         expertWeights weights: [(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, down: UnsafePointer<Float>)],
-                        experts count: Int, active: Int, activation: Activation, scratch w: TransformerWorkspace) {
+                        experts count: Int, active: Int, activation: Activation, scratch w: TransformerWorkspace,
+                        products: MatrixProducts) {
         var logits = [Float](repeating: 0, count: n * count)
         logits.withUnsafeMutableBufferPointer {
-            BLAS.linear(x: h, w: router, y: $0.baseAddress!, rows: n, inFeatures: d, outFeatures: count)
+            products.linear(x: h, w: router, y: $0.baseAddress!, rows: n, inFeatures: d, outFeatures: count)
         }
         // routed[e] = (row, weight) pairs, rows ascending.
         var routed = [[(Int, Float)]](repeating: [], count: count)
@@ -31,10 +32,10 @@ enum MixtureOfExperts {
         for (e, assignments) in routed.enumerated() where !assignments.isEmpty {
             let m = assignments.count
             for (i, (r, _)) in assignments.enumerated() { (g + i * d).update(from: h + r * d, count: d) }
-            BLAS.linear(x: g, w: weights[e].gate, y: gate, rows: m, inFeatures: d, outFeatures: f)
-            BLAS.linear(x: g, w: weights[e].up, y: up, rows: m, inFeatures: d, outFeatures: f)
+            products.linear(x: g, w: weights[e].gate, y: gate, rows: m, inFeatures: d, outFeatures: f)
+            products.linear(x: g, w: weights[e].up, y: up, rows: m, inFeatures: d, outFeatures: f)
             activation.gated(gate: gate, up: up, out: gate, count: m * f)
-            BLAS.linear(x: gate, w: weights[e].down, y: y, rows: m, inFeatures: f, outFeatures: d)
+            products.linear(x: gate, w: weights[e].down, y: y, rows: m, inFeatures: f, outFeatures: d)
             for (i, (r, weight)) in assignments.enumerated() {
                 let dst = out + r * d, src = y + i * d
                 for j in 0..<d { dst[j] += src[j] * weight }

@@ -10,10 +10,21 @@ public final class TransformerModel: CausalLM {
     public let parameters: FloatBuffer
 
     let ropes: [RoPE]
-    let attention: CausalAttention
+    var attention: CausalAttention
     /// Gemma's (1 + w) norm weights, formed once after loading (keyed by the stored weight's offset).
     private var unitOffsetNorms: [Int: FloatBuffer] = [:]
     private var workspace: TransformerWorkspace?
+    /// The linear layers' number format; bf16 keeps packed bf16 copies of the weights.
+    public private(set) var products = MatrixProducts()
+
+    /// fp32 (the default, exact against transformers) or bf16 matrix products (`Precision`).
+    public var precision: Precision {
+        get { products.precision }
+        set {
+            if newValue != products.precision { products = MatrixProducts(precision: newValue) }
+            attention.precision = newValue
+        }
+    }
 
     public var family: String { config.family }
     public var vocabSize: Int { config.vocabSize }
@@ -40,6 +51,7 @@ public final class TransformerModel: CausalLM {
 
     /// Call once the parameters are filled: forms what the forward pass derives from them.
     public func parametersLoaded() {
+        products.parametersChanged()
         unitOffsetNorms = [:]
         guard case .rmsUnitOffset = config.norm else { return }
         var offsets = [layout.global.finalNorm]
@@ -73,7 +85,7 @@ public final class TransformerModel: CausalLM {
     public func forward(ids: [Int32], batch: Int, seqLen: Int) -> UnsafeMutablePointer<Float> {
         let (w, h) = finalHidden(ids: ids, batch: batch, seqLen: seqLen)
         let c = config, n = w.rows, logits = w.fullLogits.pointer
-        BLAS.linear(x: h, w: parameters.pointer + layout.global.lmHead, y: logits, rows: n, inFeatures: c.hiddenSize,
+        products.linear(x: h, w: parameters.pointer + layout.global.lmHead, y: logits, rows: n, inFeatures: c.hiddenSize,
                     outFeatures: c.vocabSize)
         if let cap = c.finalSoftcap { SoftCap.apply(logits, count: n * c.vocabSize, cap: cap) }
         return logits
@@ -89,7 +101,9 @@ public final class TransformerModel: CausalLM {
     public func nextTokenSummary(ids: [Int32], rows: Range<Int>, k: Int, targets: [Int32]) -> NextTokenSummary {
         precondition(targets.count == rows.count && rows.upperBound <= ids.count && k > 0 && k <= config.vocabSize)
         let (w, hidden) = finalHidden(ids: ids, batch: 1, seqLen: ids.count)
-        let c = config, d = c.hiddenSize, V = c.vocabSize, R = rows.count, tile = Self.vocabularyTile
+        // bf16 tiles start on whole column panels of the packed head.
+        let c = config, d = c.hiddenSize, V = c.vocabSize, R = rows.count
+        let tile = precision == .bf16 ? max(32, Self.vocabularyTile / 32 * 32) : Self.vocabularyTile
         let h = hidden + rows.lowerBound * d, head = parameters.pointer + layout.global.lmHead
         let logits = w.tileLogits(rows: R, columns: min(tile, V)).pointer
         var summary = NextTokenSummary(rows: R, k: k)
@@ -106,8 +120,8 @@ public final class TransformerModel: CausalLM {
                         var start = 0
                         while start < V {
                             let cols = min(tile, V - start)
-                            BLAS.gemm(transA: false, transB: true, m: R, n: cols, k: d, a: h, lda: d, b: head + start * d, ldb: d,
-                                      c: logits, ldc: cols)
+                            products.linearTile(x: h, w: head, y: logits, rows: R, inFeatures: d, outFeatures: V,
+                                                first: start, count: cols)
                             if let cap = c.finalSoftcap { SoftCap.apply(logits, count: R * cols, cap: cap) }
                             let first = start
                             Parallel.chunks(R, minPerChunk: 4) { chunk, range in
@@ -250,14 +264,15 @@ public final class TransformerModel: CausalLM {
         case .mixture(let experts, let active, let act):
             MixtureOfExperts.forward(h: h, out: out, rows: n, hidden: d, intermediate: f, router: P + L.router!,
                                      expertWeights: L.experts.map { (UnsafePointer(P + $0.gate), UnsafePointer(P + $0.up), UnsafePointer(P + $0.down)) },
-                                     experts: experts, active: active, activation: act, scratch: w)
+                                     experts: experts, active: active, activation: act, scratch: w,
+                                     products: products)
         }
     }
 
     private func linear(_ x: UnsafePointer<Float>, _ weight: Int, _ bias: Int?, _ y: UnsafeMutablePointer<Float>,
                         rows: Int, in inFeatures: Int, out outFeatures: Int) {
         let P = parameters.pointer
-        BLAS.linear(x: x, w: P + weight, y: y, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        products.linear(x: x, w: P + weight, y: y, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
         if let bias { Bias.add(y, P + bias, rows: rows, columns: outFeatures) }
     }
 

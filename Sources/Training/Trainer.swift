@@ -199,6 +199,7 @@ public final class Trainer {
             let lr = schedule.rate(at: step)
             optimizer.update(parameters: model.parameters, gradients: gradients, layout: model.layout, lr: lr,
                              gradientScale: GradientClipping.scale(norm: norm, maxNorm: config.maxGradNorm))
+            model.parametersChanged()
             let record = StepRecord(step: step + 1, loss: loss, lr: lr, gradNorm: norm, blocks: blocks)
             records.append(record)
             onStep?(record)

@@ -85,6 +85,7 @@ public struct CheckpointStore {
             throw FormatError(url: url.appendingPathComponent("config.json"), "model config differs from the run's")
         }
         model.parameters.copy(from: saved.parameters)
+        model.parametersChanged()
         let optURL = url.appendingPathComponent("optimizer.safetensors")
         let opt = try SafetensorsFile(url: optURL)
         for e in model.layout.entries {

@@ -20,6 +20,7 @@ struct BenchDump: ParsableCommand {
     var torch = true
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var precision: PrecisionOption
 
     func run() throws {
         compute.apply()
@@ -32,6 +33,7 @@ struct BenchDump: ParsableCommand {
 
     private func bench(_ scratch: URL) throws {
         let pretrained = try PretrainedModel.load(path: model)
+        pretrained.model.precision = try precision.checked()
         var prep = PrepareOptions()
         prep.maxTextTokens = maxTextTokens
         prep.limitDocuments = documents

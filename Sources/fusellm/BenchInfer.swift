@@ -21,6 +21,7 @@ struct BenchInfer: ParsableCommand {
     var llamaCpp = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var precision: PrecisionOption
 
     func run() throws {
         compute.apply()
@@ -30,6 +31,7 @@ struct BenchInfer: ParsableCommand {
     private func bench() throws {
         let loadStart = DispatchTime.now().uptimeNanoseconds
         let pretrained = try PretrainedModel.load(path: model)
+        pretrained.model.precision = try precision.checked()
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) * 1e-9
         let docs = try TokenBlocks.readDocuments([URL(fileURLWithPath: text)])
         let ids = Array(pretrained.tokenizer.encode(docs[0]).prefix(seq))

@@ -29,6 +29,7 @@ struct DumpRun: ParsableCommand {
     @Option(help: "Texts per shard file (the unit of resumption).") var textsPerShard = 128
     @Option(help: "Pad sequence lengths to a multiple of this (reuses the model's workspace).") var lengthBucket = 128
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var precision: PrecisionOption
 
     func run() throws {
         try DistributedRun.run(compute) { group in try dump(group: group) }
@@ -55,6 +56,7 @@ struct DumpRun: ParsableCommand {
         do {
             let corpus = try PreparedCorpus(directory: URL(fileURLWithPath: prepared))
             let pretrained = try PretrainedModel.load(path: model)
+            pretrained.model.precision = try precision.checked()
             let name = try DumpSourceIdentity.describe(path: model)
             let out = URL(fileURLWithPath: output)
             let runner = try DumpRunner(prepared: corpus, model: pretrained, sourceName: name, output: out, options: options)

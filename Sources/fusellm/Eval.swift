@@ -24,6 +24,7 @@ struct Eval: ParsableCommand {
     @Flag(help: "Score the models as one output ensemble (the mean of their next-token distributions); they must share a tokenizer.")
     var ensemble = false
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var precision: PrecisionOption
 
     struct Score {
         var lossSum = 0.0, tokens = 0, bytes = 0
@@ -96,6 +97,8 @@ struct Eval: ParsableCommand {
 
     func scorers() throws -> [Scorer] {
         let loaded = try model.map { try PretrainedModel.load(path: $0) }
+        let chosen = try precision.checked()
+        for m in loaded { m.model.precision = chosen }
         if !ensemble {
             return zip(model, loaded).map { path, m in
                 Scorer(label: Self.shortName(path), source: m.source, tokenizer: m.tokenizer, vocabSize: m.model.vocabSize,

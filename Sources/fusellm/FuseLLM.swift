@@ -48,6 +48,20 @@ struct ComputeOptions: ParsableArguments {
     }
 }
 
+/// The number format of the matrix products, for the commands that run models.
+struct PrecisionOption: ParsableArguments {
+    @Option(help: "Matrix products: fp32 (exact against PyTorch) or bf16 (bf16 operands, fp32 accumulation; needs AVX512-BF16).")
+    var precision: Precision = .fp32
+
+    /// The precision, once this CPU is known to run it.
+    func checked() throws -> Precision {
+        try precision.checkSupported()
+        return precision
+    }
+}
+
+extension Precision: ExpressibleByArgument {}
+
 /// Prints an error the way every subcommand reports bad input: one line, non-zero exit.
 struct CleanExit: Error, CustomStringConvertible {
     let description: String

@@ -79,6 +79,7 @@ struct Train: ParsableCommand {
     @Flag(help: "Skip a step whose loss or gradient is NaN or infinite (reported with its blocks) instead of stopping.")
     var skipNonFinite = false
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var precision: PrecisionOption
 
     func run() throws {
         try DistributedRun.run(compute) { group in try train(group: group) }
@@ -107,6 +108,7 @@ struct Train: ParsableCommand {
         try config.validate()
 
         let (model, textTokenizer, targetTokenizer, companionFiles) = try loadModelAndTokenizer()
+        model.precision = try precision.checked()
         let all: TokenBlocks
         var fusionSetup: FusionSetup?
         if let prepared {
