@@ -103,20 +103,25 @@ AVX512_BF16 static void pack_depth_contiguous(const float *src, long rowStride, 
 }
 
 // Rows contiguous (rowStride = 1: weights for dy·W, transposed activations): each pair is two source lines of
-// the panel's rows, converted and interleaved.
+// the panel's rows, converted and interleaved. Eight panels at a time, so each source line is read in runs of
+// 8 × width values rather than one panel's width (a narrow strided read wastes most of each cache line).
 AVX512_BF16 static void pack_rows_contiguous(const float *src, long kStride, int rows, int k, int width,
                                              int panelBegin, int panelEnd, uint32_t *out) {
     const int pairs = (k + 1) / 2;
-    for (int q = panelBegin; q < panelEnd; q++) {
-        uint32_t *panel = out + (long)q * pairs * width;
-        for (int g = 0; g < width; g += 16) {
-            const int row = q * width + g;
-            const __mmask16 store = lanes(width - g), load = store & lanes(rows - row);
-            for (int p = 0; p < pairs; p++) {
-                const float *even = src + (long)(2 * p) * kStride + row;
-                const __m512i lo = widened_bf16(_mm512_maskz_loadu_ps(load, even));
-                const __m512i hi = 2 * p + 1 < k ? widened_bf16(_mm512_maskz_loadu_ps(load, even + kStride)) : _mm512_setzero_si512();
-                _mm512_mask_storeu_epi32(panel + (long)p * width + g, store, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+    for (int q0 = panelBegin; q0 < panelEnd; q0 += 8) {
+        const int q1 = q0 + 8 < panelEnd ? q0 + 8 : panelEnd;
+        for (int p = 0; p < pairs; p++) {
+            const float *even = src + (long)(2 * p) * kStride;
+            const int hasOdd = 2 * p + 1 < k;
+            for (int q = q0; q < q1; q++) {
+                uint32_t *dst = out + ((long)q * pairs + p) * width;
+                for (int g = 0; g < width; g += 16) {
+                    const int row = q * width + g;
+                    const __mmask16 store = lanes(width - g), load = store & lanes(rows - row);
+                    const __m512i lo = widened_bf16(_mm512_maskz_loadu_ps(load, even + row));
+                    const __m512i hi = hasOdd ? widened_bf16(_mm512_maskz_loadu_ps(load, even + kStride + row)) : _mm512_setzero_si512();
+                    _mm512_mask_storeu_epi32(dst + g, store, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+                }
             }
         }
     }

@@ -7,8 +7,11 @@ public enum Precision: String, CaseIterable, Sendable {
     case bf16
 
     /// Throws unless this CPU can run `self`: bf16 needs AVX512-BF16 (no slower path is substituted silently).
-    public func checkSupported() throws {
-        if self == .bf16 && !BF16GEMM.isAvailable {
+    public func checkSupported() throws { try checkSupported(hasAVX512BF16: BF16GEMM.isAvailable) }
+
+    /// The rule, for a CPU with or without AVX512-BF16.
+    public func checkSupported(hasAVX512BF16: Bool) throws {
+        if self == .bf16 && !hasAVX512BF16 {
             throw PrecisionError.unsupported
         }
     }

@@ -11,8 +11,10 @@ enum MixtureOfExperts {
                         experts count: Int, active: Int, activation: Activation, scratch w: TransformerWorkspace,
                         products: MatrixProducts) {
         var logits = [Float](repeating: 0, count: n * count)
+        // The router stays Float32 in any precision (as Switch Transformer's "selective precision" does): it is a
+        // sliver of the work, and bf16 router logits flip near-tied expert choices, which moves whole outputs.
         logits.withUnsafeMutableBufferPointer {
-            products.linear(x: h, w: router, y: $0.baseAddress!, rows: n, inFeatures: d, outFeatures: count)
+            BLAS.linear(x: h, w: router, y: $0.baseAddress!, rows: n, inFeatures: d, outFeatures: count)
         }
         // routed[e] = (row, weight) pairs, rows ascending.
         var routed = [[(Int, Float)]](repeating: [], count: count)

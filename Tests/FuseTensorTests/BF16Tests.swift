@@ -5,7 +5,18 @@ import XCTest
 /// Float32 accumulation, bounded by k · 2⁻²³ · Σ|a·b| per entry.
 final class BF16Tests: XCTestCase {
     override func setUpWithError() throws {
-        try XCTSkipUnless(BF16GEMM.isAvailable, "this CPU has no AVX512-BF16")
+        try XCTSkipUnless(BF16GEMM.isAvailable || name.contains("Without"), "this CPU has no AVX512-BF16")
+    }
+
+    /// A CPU without AVX512-BF16 refuses bf16 with one line naming the requirement and the way out; fp32 always runs.
+    func testBF16WithoutAVX512BF16IsRefused() throws {
+        XCTAssertThrowsError(try Precision.bf16.checkSupported(hasAVX512BF16: false)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("AVX512-BF16") && message.contains("--precision fp32"), message)
+            XCTAssertFalse(message.contains("\n"))
+        }
+        XCTAssertNoThrow(try Precision.fp32.checkSupported(hasAVX512BF16: false))
+        XCTAssertNoThrow(try Precision.bf16.checkSupported(hasAVX512BF16: true))
     }
 
     func random(_ n: Int, seed: UInt64) -> [Float] {
