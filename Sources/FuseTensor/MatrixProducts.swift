@@ -14,6 +14,11 @@ public final class MatrixProducts {
         self.precision = precision
     }
 
+    /// Products in `precision`: this object when it already is, else a new one (packs belong to one precision).
+    public func with(_ precision: Precision) -> MatrixProducts {
+        precision == self.precision ? self : MatrixProducts(precision: precision)
+    }
+
     /// The parameters were updated (an optimizer step, a load): the packed copies are remade on next use.
     public func parametersChanged() { version += 1 }
 

@@ -20,10 +20,7 @@ public final class LlamaModel {
     /// fp32 (the default, exact against PyTorch) or bf16 matrix products (`Precision`).
     public var precision: Precision {
         get { products.precision }
-        set {
-            if newValue != products.precision { products = MatrixProducts(precision: newValue) }
-            attention.precision = newValue
-        }
+        set { (products, attention.precision) = (products.with(newValue), newValue) }
     }
 
     /// Call after changing `parameters` (an optimizer step, a load) so bf16 repacks its weight copies.

@@ -20,10 +20,7 @@ public final class TransformerModel: CausalLM {
     /// fp32 (the default, exact against transformers) or bf16 matrix products (`Precision`).
     public var precision: Precision {
         get { products.precision }
-        set {
-            if newValue != products.precision { products = MatrixProducts(precision: newValue) }
-            attention.precision = newValue
-        }
+        set { (products, attention.precision) = (products.with(newValue), newValue) }
     }
 
     public var family: String { config.family }
