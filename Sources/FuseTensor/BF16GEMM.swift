@@ -89,7 +89,7 @@ public enum BF16GEMM {
 
 /// Reusable buffers for the operands packed per call: a fresh allocation of megabytes per product would page-fault
 /// on every call.
-public enum ScratchPanels {
+enum ScratchPanels {
     nonisolated(unsafe) private static var free: [BF16Panels] = []
     private static let lock = NSLock()
 
@@ -105,7 +105,7 @@ public enum ScratchPanels {
         return BF16Panels(rows: rows, depth: depth, width: width)
     }
 
-    public static func give(_ panels: BF16Panels) {
+    static func give(_ panels: BF16Panels) {
         lock.lock()
         free.append(panels)
         if free.count > 8 { free.removeFirst() }
