@@ -160,8 +160,7 @@ AVX512_BF16 static void tile(int pairs, const uint32_t *a, const uint32_t *b, fl
         a += FUSE_BF16_MR;
         b += FUSE_BF16_NR;
     }
-    const __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
-    const __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+    const __mmask16 m0 = lanes(cols), m1 = lanes(cols - 16);
     for (int i = 0; i < rows; i++) {
         store_half(c + i * ldc, acc0[i], alpha, beta, m0);
         if (m1) store_half(c + i * ldc + 16, acc1[i], alpha, beta, m1);
@@ -177,11 +176,13 @@ void fuse_bf16_gemm(int m, int n, int pairs, float alpha, const uint32_t *a, con
     if (m <= 0 || n <= 0) return;
     const int MR = FUSE_BF16_MR, NR = FUSE_BF16_NR;
     const int rowPanels = (m + MR - 1) / MR, colPanels = (n + NR - 1) / NR;
-    const int blocks = pairs == 0 ? 1 : (pairs + MAX_PAIRS - 1) / MAX_PAIRS;
-    const int blockPairs = blocks == 0 ? 0 : (pairs + blocks - 1) / blocks;
+    // k in equal blocks of at most MAX_PAIRS pairs (one empty block when k = 0: C = beta·C).
+    const int blocks = pairs > 0 ? (pairs + MAX_PAIRS - 1) / MAX_PAIRS : 1;
+    const int blockPairs = (pairs + blocks - 1) / blocks;
     for (int jc = 0; jc < colPanels; jc += COLUMN_PANELS) {
         const int jEnd = jc + COLUMN_PANELS < colPanels ? jc + COLUMN_PANELS : colPanels;
-        for (int p0 = 0; p0 < pairs || (p0 == 0 && pairs == 0); p0 += blockPairs) {
+        for (int block = 0; block < blocks; block++) {
+            const int p0 = block * blockPairs;
             const int count = pairs - p0 < blockPairs ? pairs - p0 : blockPairs;
             const float blockBeta = p0 == 0 ? beta : 1;
             for (int ic = 0; ic < rowPanels; ic += ROW_PANELS) {
@@ -196,7 +197,6 @@ void fuse_bf16_gemm(int m, int n, int pairs, float alpha, const uint32_t *a, con
                     }
                 }
             }
-            if (pairs == 0) break;
         }
     }
 }

@@ -94,7 +94,7 @@ enum ScratchPanels {
     private static let lock = NSLock()
 
     static func take(rows: Int, depth: Int, width: Int) -> BF16Panels {
-        let need = (rows + width - 1) / width * ((depth + 1) / 2) * width
+        let need = BF16Panels.words(rows: rows, depth: depth, width: width)
         lock.lock()
         defer { lock.unlock() }
         if let i = free.firstIndex(where: { $0.width == width && $0.capacity >= need }) {

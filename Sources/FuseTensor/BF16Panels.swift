@@ -6,29 +6,29 @@ public final class BF16Panels {
     public private(set) var rows: Int
     public private(set) var depth: Int
     public let width: Int
-    private(set) var pairs: Int
-    private(set) var panels: Int
     let storage: UnsafeMutablePointer<UInt32>
     let capacity: Int
+
+    var pairs: Int { (depth + 1) / 2 }
+    var panels: Int { (rows + width - 1) / width }
+
+    /// 32-bit words of `rows` × `depth` values in panels of `width`: whole panels, whole pairs.
+    static func words(rows: Int, depth: Int, width: Int) -> Int { (rows + width - 1) / width * width * ((depth + 1) / 2) }
 
     public init(rows: Int, depth: Int, width: Int) {
         self.rows = rows
         self.depth = depth
         self.width = width
-        pairs = (depth + 1) / 2
-        panels = (rows + width - 1) / width
-        capacity = max(1, panels * pairs * width)
+        capacity = max(1, Self.words(rows: rows, depth: depth, width: width))
         storage = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
             .bindMemory(to: UInt32.self, capacity: capacity)
     }
 
     /// Takes a new shape that fits the storage (a reused scratch operand).
     func reshape(rows: Int, depth: Int) {
-        precondition((rows + width - 1) / width * ((depth + 1) / 2) * width <= capacity)
+        precondition(Self.words(rows: rows, depth: depth, width: width) <= capacity)
         self.rows = rows
         self.depth = depth
-        pairs = (depth + 1) / 2
-        panels = (rows + width - 1) / width
     }
 
     deinit { UnsafeMutableRawPointer(storage).deallocate() }

@@ -43,17 +43,10 @@ public enum BLAS {
                       beta, c + m0 * ldc, ldc)
             }
         }
-        if profiling {
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-            lock.lock()
-            profile.seconds += elapsed * share
-            profile.flops += 2 * Double(m) * Double(n) * Double(k)
-            profile.calls += 1
-            lock.unlock()
-        }
+        if profiling { record(since: start, flops: 2 * Double(m) * Double(n) * Double(k), share: share) }
     }
 
-    /// Adds one product to the profile (the bf16 products, timed by their caller).
+    /// Adds one product (or group of products) timed from `start` to the profile.
     static func record(since start: UInt64, flops: Double, share: Double = 1) {
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         lock.lock()

@@ -25,20 +25,18 @@ public final class MatrixProducts {
     /// y[rows×out] = x[rows×in] · Wᵀ (+ y when `accumulate`), W stored [out×in] as nn.Linear's weight.
     public func linear(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                        rows: Int, inFeatures: Int, outFeatures: Int, accumulate: Bool = false) {
-        switch precision {
-        case .fp32:
-            BLAS.linear(x: x, w: w, y: y, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, accumulate: accumulate)
-        case .bf16:
-            BF16GEMM.gemm(transA: false, m: rows, n: outFeatures, a: x, lda: inFeatures,
-                          b: forwardPack(w, outFeatures: outFeatures, inFeatures: inFeatures),
-                          beta: accumulate ? 1 : 0, c: y, ldc: outFeatures)
-        }
+        linears(x: x, rows: rows, inFeatures: inFeatures, [LinearLayer(w: w, y: y, outFeatures: outFeatures)],
+                accumulate: accumulate)
     }
 
     /// Several linear layers of one input (q, k, v; gate, up): in bf16 the input is packed once for all of them.
-    public func linears(x: UnsafePointer<Float>, rows: Int, inFeatures: Int, _ layers: [LinearLayer]) {
+    public func linears(x: UnsafePointer<Float>, rows: Int, inFeatures: Int, _ layers: [LinearLayer],
+                        accumulate: Bool = false) {
         guard precision == .bf16 else {
-            for l in layers { BLAS.linear(x: x, w: l.w, y: l.y, rows: rows, inFeatures: inFeatures, outFeatures: l.outFeatures) }
+            for l in layers {
+                BLAS.linear(x: x, w: l.w, y: l.y, rows: rows, inFeatures: inFeatures, outFeatures: l.outFeatures,
+                            accumulate: accumulate)
+            }
             return
         }
         let start = BLAS.profiling ? DispatchTime.now().uptimeNanoseconds : 0
@@ -46,20 +44,22 @@ public final class MatrixProducts {
         defer { ScratchPanels.give(packedX) }
         for l in layers {
             BF16GEMM.gemm(m: rows, n: l.outFeatures, a: packedX,
-                          b: forwardPack(l.w, outFeatures: l.outFeatures, inFeatures: inFeatures), c: l.y, ldc: l.outFeatures)
+                          b: forwardPack(l.w, outFeatures: l.outFeatures, inFeatures: inFeatures),
+                          beta: accumulate ? 1 : 0, c: l.y, ldc: l.outFeatures)
         }
         if BLAS.profiling {
             BLAS.record(since: start, flops: 2 * Double(rows * inFeatures * layers.reduce(0) { $0 + $1.outFeatures }))
         }
     }
 
-    /// Backward of `linears`: dW_i += dy_iᵀ·x for each layer, and dx = Σ_i dy_i·W_i (x packed once in bf16).
+    /// Backward of `linears`: dW_i += dy_iᵀ·x for each layer, and dx = Σ_i dy_i·W_i (+ dx when `accumulateInput`;
+    /// x packed once in bf16).
     public func linearsBackward(x: UnsafePointer<Float>, rows: Int, inFeatures: Int, dx: UnsafeMutablePointer<Float>,
-                                _ layers: [LinearLayer]) {
+                                _ layers: [LinearLayer], accumulateInput: Bool = false) {
         guard precision == .bf16 else {
             for (i, l) in layers.enumerated() {
                 BLAS.linearBackward(dy: l.y, x: x, w: l.w, dx: dx, dw: l.dw!, rows: rows, inFeatures: inFeatures,
-                                    outFeatures: l.outFeatures, accumulateInput: i > 0)
+                                    outFeatures: l.outFeatures, accumulateInput: accumulateInput || i > 0)
             }
             return
         }
@@ -72,7 +72,7 @@ public final class MatrixProducts {
             ScratchPanels.give(dyᵀ)
             let dy = BF16GEMM.packA(transA: false, m: rows, k: l.outFeatures, a: l.y, lda: l.outFeatures)
             BF16GEMM.gemm(m: rows, n: inFeatures, a: dy, b: backwardPack(l.w, outFeatures: l.outFeatures, inFeatures: inFeatures),
-                          beta: i > 0 ? 1 : 0, c: dx, ldc: inFeatures)
+                          beta: accumulateInput || i > 0 ? 1 : 0, c: dx, ldc: inFeatures)
             ScratchPanels.give(dy)
         }
         if BLAS.profiling {
@@ -80,8 +80,11 @@ public final class MatrixProducts {
         }
     }
 
+    /// What `linearTile`'s `first` must be a multiple of: 1 in fp32, a whole column panel of the packed W in bf16.
+    public var tileColumnMultiple: Int { precision == .bf16 ? BF16GEMM.columnsPerPanel : 1 }
+
     /// y[rows×count] = x · W[first..<first+count]ᵀ: a tile of the output rows of W (the vocabulary tiles of an
-    /// LM head), W having `outFeatures` rows in all. `first` is a multiple of 32 in bf16.
+    /// LM head), W having `outFeatures` rows in all; `first` a multiple of `tileColumnMultiple`.
     public func linearTile(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                            rows: Int, inFeatures: Int, outFeatures: Int, first: Int, count: Int) {
         switch precision {
@@ -96,22 +99,11 @@ public final class MatrixProducts {
     }
 
     /// Backward of `linear`: dW += dyᵀ·x, and dx = dy·W (or += when `accumulateInput`).
-    public func linearBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
-                               dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
+    public func linearBackward(dy: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
+                               dx: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Float>,
                                rows: Int, inFeatures: Int, outFeatures: Int, accumulateInput: Bool = false) {
-        switch precision {
-        case .fp32:
-            BLAS.linearBackward(dy: dy, x: x, w: w, dx: dx, dw: dw, rows: rows, inFeatures: inFeatures,
-                                outFeatures: outFeatures, accumulateInput: accumulateInput)
-        case .bf16:
-            BF16GEMM.gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows,
-                          a: dy, lda: outFeatures, b: x, ldb: inFeatures, beta: 1, c: dw, ldc: inFeatures)
-            if let dx {
-                BF16GEMM.gemm(transA: false, m: rows, n: inFeatures, a: dy, lda: outFeatures,
-                              b: backwardPack(w, outFeatures: outFeatures, inFeatures: inFeatures),
-                              beta: accumulateInput ? 1 : 0, c: dx, ldc: inFeatures)
-            }
-        }
+        linearsBackward(x: x, rows: rows, inFeatures: inFeatures, dx: dx,
+                        [LinearLayer(w: w, y: dy, dw: dw, outFeatures: outFeatures)], accumulateInput: accumulateInput)
     }
 
     /// Wᵀ as operand B: column o of B is row o of W.
@@ -128,9 +120,13 @@ public final class MatrixProducts {
     private func current(_ packs: inout [Int: (panels: BF16Panels, version: Int)], _ w: UnsafePointer<Float>,
                          columns: Int, depth: Int, rowStride: Int, depthStride: Int) -> BF16Panels {
         let key = Int(bitPattern: w)
-        let fits = packs[key].map { $0.panels.rows == columns && $0.panels.depth == depth } ?? false
-        if fits, let pack = packs[key], pack.version == version { return pack.panels }
-        let panels = fits ? packs[key]!.panels : BF16GEMM.panelsForB(columns: columns, depth: depth)
+        let panels: BF16Panels
+        if let pack = packs[key], pack.panels.rows == columns, pack.panels.depth == depth {
+            if pack.version == version { return pack.panels }
+            panels = pack.panels
+        } else {
+            panels = BF16GEMM.panelsForB(columns: columns, depth: depth)
+        }
         panels.pack(from: w, rowStride: rowStride, depthStride: depthStride)
         packs[key] = (panels, version)
         return panels
@@ -145,9 +141,9 @@ public struct LinearLayer {
     public let dw: UnsafeMutablePointer<Float>?
     public let outFeatures: Int
 
-    public init(w: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Float>? = nil,
+    public init(w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Float>? = nil,
                 outFeatures: Int) {
-        self.w = UnsafePointer(w)
+        self.w = w
         self.y = y
         self.dw = dw
         self.outFeatures = outFeatures

@@ -98,9 +98,9 @@ public final class TransformerModel: CausalLM {
     public func nextTokenSummary(ids: [Int32], rows: Range<Int>, k: Int, targets: [Int32]) -> NextTokenSummary {
         precondition(targets.count == rows.count && rows.upperBound <= ids.count && k > 0 && k <= config.vocabSize)
         let (w, hidden) = finalHidden(ids: ids, batch: 1, seqLen: ids.count)
-        // bf16 tiles start on whole column panels of the packed head.
-        let c = config, d = c.hiddenSize, V = c.vocabSize, R = rows.count
-        let tile = precision == .bf16 ? max(32, Self.vocabularyTile / 32 * 32) : Self.vocabularyTile
+        // Tiles start where the products can start one (bf16: on whole column panels of the packed head).
+        let c = config, d = c.hiddenSize, V = c.vocabSize, R = rows.count, multiple = products.tileColumnMultiple
+        let tile = max(multiple, Self.vocabularyTile / multiple * multiple)
         let h = hidden + rows.lowerBound * d, head = parameters.pointer + layout.global.lmHead
         let logits = w.tileLogits(rows: R, columns: min(tile, V)).pointer
         var summary = NextTokenSummary(rows: R, k: k)

@@ -40,8 +40,9 @@ struct BenchTrain: ParsableCommand {
         let config = LlamaConfig(vocabSize: vocab, hiddenSize: hidden, intermediateSize: intermediate, numLayers: layers,
                                  numHeads: heads, numKVHeads: kvHeads, maxPositionEmbeddings: max(seq, 2048))
         try config.validate(source: "bench options")
+        let chosen = try precision.checked()
         let model = LlamaModel.randomlyInitialized(config: config, seed: 1)
-        model.precision = try precision.checked()
+        model.precision = chosen
         let optimizer = AdamW(parameterCount: model.layout.totalCount, hyper: .init())
         var rng = SeededRandom(seed: 7)
         let ids = (0..<(batch * seq)).map { _ in Int32(rng.next() % UInt64(vocab)) }
@@ -102,10 +103,7 @@ struct BenchTrain: ParsableCommand {
                        "heads": heads, "kv_heads": kvHeads, "seq": seq, "batch": batch],
         ]
         if torch {
-            // PyTorch's CPU configurations a user picks: eager fp32 (the exactness reference), fp32 with sdpa
-            // attention, and bf16 autocast with sdpa (its fastest).
-            for (key, extra) in [("torch", []), ("torch_sdpa", ["--attn", "sdpa"]),
-                                 ("torch_bf16_sdpa", ["--attn", "sdpa", "--autocast", "bf16"])] {
+            for (key, _, extra) in Self.torchConfigurations {
                 guard let reference = Self.runTorch(self, extra) else { continue }
                 result["\(key)_tokens_per_s"] = reference
                 result["speedup_vs_\(key)"] = tokens / seconds / reference
@@ -127,8 +125,7 @@ struct BenchTrain: ParsableCommand {
               peak RSS             %8.0f MB  (params+grads+AdamW lower bound %.0f MB)
             """, model.precision.rawValue, Parallel.threads, Double(model.layout.totalCount) / 1e6, batch, seq, seconds, tokens / seconds,
             100 * profile.seconds / Double(steps) / meanSeconds, achieved, peak, 100 * achieved / peak, rss, lowerBoundMB))
-        for (key, label) in [("torch", "PyTorch eager fp32"), ("torch_sdpa", "PyTorch sdpa fp32"),
-                             ("torch_bf16_sdpa", "PyTorch bf16 autocast+sdpa")] {
+        for (key, label, _) in Self.torchConfigurations {
             if let t = result["\(key)_tokens_per_s"] as? Double {
                 print(String(format: "  %@ tokens/s %8.0f  → fusellm is %.2f×", label.padding(toLength: 28, withPad: " ", startingAt: 0),
                              t, tokens / seconds / t))
@@ -158,6 +155,14 @@ struct BenchTrain: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_maxrss) / 1024
     }
+
+    /// PyTorch's CPU configurations a user picks (JSON key, label, bench-train-torch.py options): eager fp32 (the
+    /// exactness reference), fp32 with sdpa attention, and bf16 autocast with sdpa (its fastest).
+    static let torchConfigurations: [(key: String, label: String, options: [String])] = [
+        ("torch", "PyTorch eager fp32", []),
+        ("torch_sdpa", "PyTorch sdpa fp32", ["--attn", "sdpa"]),
+        ("torch_bf16_sdpa", "PyTorch bf16 autocast+sdpa", ["--attn", "sdpa", "--autocast", "bf16"]),
+    ]
 
     static func runTorch(_ b: BenchTrain, _ extra: [String]) -> Double? {
         runPythonReference("scripts/bench-train-torch.py", extra + [

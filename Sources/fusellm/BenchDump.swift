@@ -32,8 +32,9 @@ struct BenchDump: ParsableCommand {
     private func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
 
     private func bench(_ scratch: URL) throws {
+        let chosen = try precision.checked()
         let pretrained = try PretrainedModel.load(path: model)
-        pretrained.model.precision = try precision.checked()
+        pretrained.model.precision = chosen
         var prep = PrepareOptions()
         prep.maxTextTokens = maxTextTokens
         prep.limitDocuments = documents

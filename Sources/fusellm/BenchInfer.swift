@@ -29,9 +29,10 @@ struct BenchInfer: ParsableCommand {
     }
 
     private func bench() throws {
+        let chosen = try precision.checked()
         let loadStart = DispatchTime.now().uptimeNanoseconds
         let pretrained = try PretrainedModel.load(path: model)
-        pretrained.model.precision = try precision.checked()
+        pretrained.model.precision = chosen
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) * 1e-9
         let docs = try TokenBlocks.readDocuments([URL(fileURLWithPath: text)])
         let ids = Array(pretrained.tokenizer.encode(docs[0]).prefix(seq))

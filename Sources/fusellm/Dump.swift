@@ -54,9 +54,10 @@ struct DumpRun: ParsableCommand {
             (options.part, options.parts) = (group.rank, group.size)
         }
         do {
+            let chosen = try precision.checked()
             let corpus = try PreparedCorpus(directory: URL(fileURLWithPath: prepared))
             let pretrained = try PretrainedModel.load(path: model)
-            pretrained.model.precision = try precision.checked()
+            pretrained.model.precision = chosen
             let name = try DumpSourceIdentity.describe(path: model)
             let out = URL(fileURLWithPath: output)
             let runner = try DumpRunner(prepared: corpus, model: pretrained, sourceName: name, output: out, options: options)

@@ -96,8 +96,8 @@ struct Eval: ParsableCommand {
     }
 
     func scorers() throws -> [Scorer] {
-        let loaded = try model.map { try PretrainedModel.load(path: $0) }
         let chosen = try precision.checked()
+        let loaded = try model.map { try PretrainedModel.load(path: $0) }
         for m in loaded { m.model.precision = chosen }
         if !ensemble {
             return zip(model, loaded).map { path, m in

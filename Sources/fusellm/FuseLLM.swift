@@ -53,7 +53,8 @@ struct PrecisionOption: ParsableArguments {
     @Option(help: "Matrix products: fp32 (exact against PyTorch) or bf16 (bf16 operands, fp32 accumulation; needs AVX512-BF16).")
     var precision: Precision = .fp32
 
-    /// The precision, once this CPU is known to run it.
+    /// The precision, once this CPU is known to run it. Commands call it before loading a model, so a refusal does
+    /// not wait for the load.
     func checked() throws -> Precision {
         try precision.checkSupported()
         return precision

@@ -107,8 +107,9 @@ struct Train: ParsableCommand {
         }
         try config.validate()
 
+        let chosen = try precision.checked()
         let (model, textTokenizer, targetTokenizer, companionFiles) = try loadModelAndTokenizer()
-        model.precision = try precision.checked()
+        model.precision = chosen
         let all: TokenBlocks
         var fusionSetup: FusionSetup?
         if let prepared {
