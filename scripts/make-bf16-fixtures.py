@@ -23,7 +23,8 @@ for name in ["gqa_untied", "tied"]:
     d = root / name
     model = LlamaForCausalLM.from_pretrained(d, torch_dtype=torch.float32, attn_implementation="eager")
     model.eval()
-    ids = load_file(str(d / "reference.safetensors"))["input_ids"]
+    fp32 = load_file(str(d / "reference.safetensors"))
+    ids = fp32["input_ids"]
     model.zero_grad(set_to_none=True)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(ids, labels=ids)
@@ -31,7 +32,6 @@ for name in ["gqa_untied", "tied"]:
     ref = {"logits": out.logits.detach().float().contiguous(), "loss": out.loss.detach().float().reshape(1)}
     for n, p in model.named_parameters():
         ref["grad." + n] = p.grad.detach().float().contiguous()
-    fp32 = load_file(str(d / "reference.safetensors"))
     print(f"{name}: autocast loss {ref['loss'].item():.6f} vs fp32 {fp32['loss'].item():.6f}; "
           f"max |logits − fp32| {(ref['logits'] - fp32['logits']).abs().max().item():.4g}")
     save_file(ref, str(d / "autocast-bf16.safetensors"))
