@@ -25,7 +25,8 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd",
                        providers: [.apt(["libzstd-dev"])]),
-        .target(name: "CVectorMath"),
+        // AVX-512 element-wise loops, checked at run time; no contraction to FMA, so results match the Swift loops.
+        .target(name: "CVectorMath", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         // bf16 matrix products on AVX512-BF16 (`--precision bf16`); compiled for any x86-64, checked at run time.
         .target(name: "CBF16", cSettings: [.unsafeFlags(["-O3"])]),
         // Data parallelism: the process group of the ranks an MPI launcher started (Open MPI loaded at run time).

@@ -36,8 +36,16 @@ public enum AdamWKernel {
                               firstMoment M: UnsafeMutablePointer<Float>, secondMoment V: UnsafeMutablePointer<Float>,
                               count: Int, _ c: Constants) {
         typealias V8 = SIMD8<Float>
+        var constants = fuse_adamw_constants(decay: c.decay, oneMinusBeta1: c.oneMinusBeta1, beta2: c.beta2,
+                                             oneMinusBeta2: c.oneMinusBeta2, negStepSize: c.negStepSize,
+                                             bias2Sqrt: c.bias2Sqrt, eps: c.eps, gradientScale: c.gradientScale)
         Parallel.chunks(count, minPerChunk: 1 << 14) { _, range in
             var i = range.lowerBound
+            if VectorMath.hasAVX512 {
+                let blocks = range.count / 8
+                fuse_adamw_blocks(P + i, G + i, M + i, V + i, blocks, &constants)
+                i += 8 * blocks
+            }
             while i + 8 <= range.upperBound {
                 let (m, v, p) = step(g: VectorMath.load(G + i), m: VectorMath.load(M + i), v: VectorMath.load(V + i),
                                      p: VectorMath.load(P + i), c)

@@ -1,3 +1,4 @@
+import CVectorMath
 import Foundation
 
 /// The gated activation of Llama's MLP: a = silu(g) ⊙ u.
@@ -12,6 +13,11 @@ public enum SwiGLU {
                                out: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.chunks(count, minPerChunk: 4096) { _, range in
             var i = range.lowerBound
+            if VectorMath.hasAVX512 {
+                let blocks = range.count / 8
+                fuse_swiglu_forward_blocks(gate + i, up + i, out + i, blocks)
+                i += 8 * blocks
+            }
             while i + 8 <= range.upperBound {
                 let g = load(gate + i)
                 store(g * VectorMath.sigmoid(g) * load(up + i), out + i)
@@ -30,6 +36,11 @@ public enum SwiGLU {
                                 dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.chunks(count, minPerChunk: 4096) { _, range in
             var i = range.lowerBound
+            if VectorMath.hasAVX512 {
+                let blocks = range.count / 8
+                fuse_swiglu_backward_blocks(dOut + i, gate + i, up + i, dGate + i, dUp + i, blocks)
+                i += 8 * blocks
+            }
             while i + 8 <= range.upperBound {
                 let g = load(gate + i), s = VectorMath.sigmoid(g), d = load(dOut + i)
                 store(d * g * s, dUp + i)

@@ -1,3 +1,4 @@
+import CVectorMath
 import Foundation
 
 /// Vectorised exp and the row reductions built on it. libm's expf is a scalar call per element;
@@ -5,6 +6,11 @@ import Foundation
 /// which matters because softmax, cross-entropy and SiLU evaluate tens of millions of exps a step.
 public enum VectorMath {
     public typealias V = SIMD8<Float>
+
+    /// Whether the AVX-512 versions of the element-wise loops (CVectorMath: softmax's exp and max, SwiGLU, AdamW)
+    /// run here: sixteen lanes with the same operations in the same order, so the results are bit-identical either
+    /// way. Tests switch it off to compare.
+    nonisolated(unsafe) static var hasAVX512 = fuse_avx512_available() != 0
 
     @inline(__always)
     public static func exp(_ v: V) -> V {
@@ -44,6 +50,12 @@ public enum VectorMath {
 
     public static func max(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         var i = 0
+        if hasAVX512 && n >= 16 {
+            i = n / 16 * 16
+            var r = fuse_max_blocks(p, n / 16)
+            while i < n { r = Swift.max(r, p[i]); i += 1 }
+            return r
+        }
         var m = V(repeating: -.infinity)
         while i + 8 <= n {
             let x = load(p + i)
@@ -60,6 +72,14 @@ public enum VectorMath {
         var i = 0
         var acc = V(repeating: 0)
         let s = V(repeating: shift)
+        if hasAVX512 {
+            withUnsafeMutableBytes(of: &acc) {
+                fuse_exp_shifted(src, dst, n, shift, $0.baseAddress!.assumingMemoryBound(to: Float.self))
+            }
+            var sum = acc.sum()
+            for j in n / 8 * 8 ..< n { sum += dst[j] }
+            return sum
+        }
         while i + 8 <= n {
             let e = exp(load(src + i) - s)
             store(e, dst + i)
