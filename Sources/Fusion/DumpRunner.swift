@@ -8,7 +8,7 @@ import Llama
 public struct DumpOptions: Sendable {
     /// Top entries kept per position.
     public var k = 10
-    public var encoding: ValueEncoding = .q16
+    public var encoding: ValueEncoding = .qgap
     /// Texts per shard file: the unit of resumption and of `--shard` scheduling.
     public var textsPerShard = 128
     /// This worker's part of `parts` (shards s with s % parts == part).

@@ -1,7 +1,7 @@
 import FuseFormats
 import Foundation
 
-/// A shard file: one independent zstd frame per block (with zstd's content checksum), then a footer
+/// A shard file: one independent zstd frame per text record (with zstd's content checksum), then a footer
 ///   (blockCount + 1) × u64 frame offsets · u64 blockCount · "FTS1"
 /// so a reader seeks to any block without decompressing the others. Written to a temporary name and
 /// renamed when complete: a shard file that exists is whole.
@@ -15,7 +15,7 @@ public enum TeacherShard {
         var offsets: [UInt64] = [0]
         var positions = 0
         for b in blocks {
-            file.append(try Zstd.compress(TeacherBlockCodec.encode(b, values: encoding), level: 3, checksum: true))
+            file.append(try frame(b, encoding))
             offsets.append(UInt64(file.count))
             positions += b.tokens.count
         }
@@ -58,13 +58,29 @@ public enum TeacherShard {
         /// The `i`-th block of the shard, decompressed (checksum verified) and decoded.
         public func block(at i: Int, encoding: ValueEncoding) throws -> TeacherText {
             precondition(i >= 0 && i < blockCount)
-            let item = "block \(i) of the shard"
-            let frame = data.subdata(in: offsets[i]..<offsets[i + 1])
-            let raw: Data
-            do { raw = try Zstd.decompress(frame, source: url.path) } catch let e as FormatError {
-                throw FormatError(url: url, item: item, "\(e.problem) (checksum mismatch or corrupt frame)")
-            }
-            return try TeacherBlockCodec.decode(raw, values: encoding, file: url.path, item: item)
+            return try TeacherShard.text(fromFrame: data.subdata(in: offsets[i]..<offsets[i + 1]), encoding, file: url.path,
+                                         item: "block \(i) of the shard")
         }
+    }
+
+    /// One text as a shard stores it: its record in a zstd frame with a checksum.
+    public static func frame(_ text: TeacherText, _ encoding: ValueEncoding) throws -> Data {
+        try Zstd.compress(try record(text, encoding), level: encoding == .qgap ? 1 : 3, checksum: true)
+    }
+
+    /// The text in a frame made by `frame`.
+    public static func text(fromFrame frame: Data, _ encoding: ValueEncoding, file: String, item: String) throws -> TeacherText {
+        let raw: Data
+        do { raw = try Zstd.decompress(frame, source: file) } catch let e as FormatError {
+            throw FormatError(file: file, item: item, "\(e.problem) (checksum mismatch or corrupt frame)")
+        }
+        return try encoding == .qgap ? TeacherGapCodec.decode(raw, file: file, item: item)
+            : TeacherBlockCodec.decode(raw, values: encoding, file: file, item: item)
+    }
+
+    /// A text's record in the layout its encoding names (qgap: FTB2, its streams already compressed, so the frame
+    /// around it only adds the checksum; the others: FTB1).
+    static func record(_ text: TeacherText, _ encoding: ValueEncoding) throws -> Data {
+        encoding == .qgap ? try TeacherGapCodec.encode(text) : TeacherBlockCodec.encode(text, values: encoding)
     }
 }

@@ -112,7 +112,7 @@ enum TeacherBlockCodec {
 
 /// LEB128 unsigned varints.
 enum Varint {
-    static func append(_ value: UInt64, to out: inout Data) {
+    static func append<Bytes: RangeReplaceableCollection>(_ value: UInt64, to out: inout Bytes) where Bytes.Element == UInt8 {
         var v = value
         while v >= 0x80 {
             out.append(UInt8(v & 0x7F) | 0x80)

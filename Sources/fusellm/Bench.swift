@@ -7,7 +7,7 @@ import Training
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks, reported as ratios against references measured in the same run.",
-        subcommands: [BenchTrain.self, BenchInfer.self, BenchTokenize.self, BenchAlign.self, BenchDump.self])
+        subcommands: [BenchTrain.self, BenchInfer.self, BenchTokenize.self, BenchAlign.self, BenchDump.self, BenchDumpEncodings.self])
 }
 
 struct BenchTrain: ParsableCommand {

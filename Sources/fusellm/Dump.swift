@@ -24,7 +24,8 @@ struct DumpRun: ParsableCommand {
     @Option(help: "Source model: HF checkpoint directory or .gguf (the target itself is a source too).") var model: String
     @Option(help: "Dump directory (manifest.json, shard-*.fzst).") var output: String
     @Option(help: "Entries kept per position.") var k = 10
-    @Option(help: "Stored log-prob encoding: q16 (2 bytes, error ≤ 2^-11), f16 or f32 (exact).") var encoding = "q16"
+    @Option(help: "Stored log-prob encoding: qgap (value order, gaps of 2^-9; error ≤ 2^-10; the smallest), q16 (2 bytes, error ≤ 2^-11), f16 or f32 (exact).")
+    var encoding = "qgap"
     @Option(help: "This worker's part, i/n: shards s with s % n == i (then fusellm dump merge); under mpirun/srun each rank takes its own.") var shard: String?
     @Option(help: "Texts per shard file (the unit of resumption).") var textsPerShard = 128
     @Option(help: "Pad sequence lengths to a multiple of this (reuses the model's workspace).") var lengthBucket = 128
@@ -36,7 +37,7 @@ struct DumpRun: ParsableCommand {
     }
 
     private func dump(group: ProcessGroup) throws {
-        guard let encoding = ValueEncoding(rawValue: encoding) else { throw ValidationError("--encoding must be q16, f16 or f32") }
+        guard let encoding = ValueEncoding(rawValue: encoding) else { throw ValidationError("--encoding must be qgap, q16, f16 or f32") }
         var options = DumpOptions()
         options.k = k
         options.encoding = encoding

@@ -54,7 +54,8 @@ final class DumpTests: XCTestCase {
     func testDumpedValuesAreTheTopKOfADirectForwardAndCeIsTheModelLoss() throws {
         let p = try Self.prepared()
         let m = Self.source.model, vocab = m.vocabSize, k = 5
-        for (encoding, bound) in [(ValueEncoding.f32, Float(2e-5)), (.q16, 2e-5 + 1.0 / 2048)] {
+        for encoding in [ValueEncoding.f32, .q16, .qgap] {
+            let bound = 2e-5 + encoding.maxError
             let dir = temporaryDirectory("dump-values-\(encoding)")
             let runner = try dump(Self.source, into: dir, options(encoding))
             XCTAssertFalse(runner.isTarget)

@@ -113,6 +113,16 @@ final class ReaderFuzzTests: XCTestCase {
         ReaderFuzz(name: "dump-block-record", seedBytes: [UInt8](record), fileName: "record.bin", cases: 600).run { url in
             _ = try TeacherBlockCodec.decode(Data(contentsOf: url), values: .f16, file: url.path, item: "block")
         }
+        let gapShard = dir.appendingPathComponent("gap-shard.bin")
+        _ = try TeacherShard.write(blocks, encoding: .qgap, to: gapShard)
+        ReaderFuzz(name: "dump-shard-qgap", seedBytes: try bytes(gapShard), fileName: "shard-00001.fts").run { url in
+            let reader = try TeacherShard.Reader(url: url)
+            for i in 0..<reader.blockCount { _ = try reader.block(at: i, encoding: .qgap) }
+        }
+        let gapRecord = try TeacherGapCodec.encode(blocks[2])
+        ReaderFuzz(name: "dump-qgap-record", seedBytes: [UInt8](gapRecord), fileName: "record.bin", cases: 600).run { url in
+            _ = try TeacherGapCodec.decode(Data(contentsOf: url), file: url.path, item: "text")
+        }
         let manifest = TeacherManifest(source: "m", tokenizerFingerprint: "t", blocksFingerprint: "b", k: 2, valueEncoding: .q16,
                                        blockCount: 3, blocksPerShard: 2)
         let manifestURL = dir.appendingPathComponent("manifest.json")
