@@ -32,6 +32,12 @@ enum DumpSettingsFile {
         }
     }
 
+    /// The encoding of the dump `directory` already holds (its settings file), so resuming an older dump without
+    /// naming its encoding continues it as it was begun.
+    static func recordedEncoding(in directory: URL) -> ValueEncoding? {
+        try? TeacherManifest.read(directory.appendingPathComponent(name)).valueEncoding
+    }
+
     /// What differs between two dumps' settings, in words, or nil.
     static func difference(_ a: TeacherManifest, _ b: TeacherManifest) -> String? {
         if a.tokenizerFingerprint != b.tokenizerFingerprint { return "another tokenizer: \(b.tokenizerFingerprint), this run \(a.tokenizerFingerprint)" }

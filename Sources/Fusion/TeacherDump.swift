@@ -9,6 +9,9 @@ import Foundation
 public enum TeacherDump {
     public static let manifestName = "manifest.json"
 
+    /// The value encoding a (possibly unfinished) dump in `directory` was begun with, if any.
+    public static func recordedEncoding(in directory: URL) -> ValueEncoding? { DumpSettingsFile.recordedEncoding(in: directory) }
+
     static func partManifestName(part: Int, of parts: Int) -> String { "manifest.part-\(part)-of-\(parts).json" }
 
     /// The shards worker `part` of `parts` is responsible for.

@@ -10,8 +10,8 @@ import Training
 struct Dump: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Teacher distributions: run a source model over a prepared corpus and store its top-k per position.",
-        discussion: "`fusellm dump --prepared DIR --model M --output OUT` (the run subcommand is the default); `fusellm dump merge` joins --shard parts.",
-        subcommands: [DumpRun.self, DumpMerge.self], defaultSubcommand: DumpRun.self)
+        discussion: "`fusellm dump --prepared DIR --model M --output OUT` (the run subcommand is the default); `fusellm dump merge` joins --shard parts; `fusellm dump verify DIR` checks a dump.",
+        subcommands: [DumpRun.self, DumpMerge.self, DumpVerify.self], defaultSubcommand: DumpRun.self)
 }
 
 struct DumpRun: ParsableCommand {
@@ -24,8 +24,8 @@ struct DumpRun: ParsableCommand {
     @Option(help: "Source model: HF checkpoint directory or .gguf (the target itself is a source too).") var model: String
     @Option(help: "Dump directory (manifest.json, shard-*.fzst).") var output: String
     @Option(help: "Entries kept per position.") var k = 10
-    @Option(help: "Stored log-prob encoding: qgap (value order, gaps of 2^-9; error ≤ 2^-10; the smallest), q16 (2 bytes, error ≤ 2^-11), f16 or f32 (exact).")
-    var encoding = "qgap"
+    @Option(help: "Stored log-prob encoding: qgap (value order, gaps of 2^-9; error ≤ 2^-10; the smallest), q16 (2 bytes, error ≤ 2^-11), f16 or f32 (exact). Default: qgap, or the encoding the dump in --output was begun with.")
+    var encoding: String?
     @Option(help: "This worker's part, i/n: shards s with s % n == i (then fusellm dump merge); under mpirun/srun each rank takes its own.") var shard: String?
     @Option(help: "Texts per shard file (the unit of resumption).") var textsPerShard = 128
     @Option(help: "Pad sequence lengths to a multiple of this (reuses the model's workspace).") var lengthBucket = 128
@@ -37,7 +37,10 @@ struct DumpRun: ParsableCommand {
     }
 
     private func dump(group: ProcessGroup) throws {
-        guard let encoding = ValueEncoding(rawValue: encoding) else { throw ValidationError("--encoding must be qgap, q16, f16 or f32") }
+        let recorded = TeacherDump.recordedEncoding(in: URL(fileURLWithPath: output))
+        guard let encoding = encoding.map({ ValueEncoding(rawValue: $0) }) ?? recorded ?? .qgap else {
+            throw ValidationError("--encoding must be qgap, q16, f16 or f32")
+        }
         var options = DumpOptions()
         options.k = k
         options.encoding = encoding

@@ -217,6 +217,63 @@ final class DumpTests: XCTestCase {
         refused(try dump(Self.source, into: dir, options(.q16)), shard.lastPathComponent)
     }
 
+    /// `dump verify` passes a fresh dump and names every kind of damage, one line each, without stopping at the first.
+    func testVerifyNamesEveryProblem() throws {
+        let p = try Self.prepared()
+        let dir = temporaryDirectory("dump-verify")
+        try dump(Self.source, into: dir, options(.f32))  // f32: it can hold the bad values written below
+        try DumpTokenizerFile.keep(of: Self.source, modelPath: nil, in: dir)
+        let clean = TeacherDumpVerifier(directory: dir, prepared: p).run()
+        XCTAssertEqual(clean.problems, [])
+        XCTAssertEqual(clean.texts, p.textCount)
+        XCTAssertGreaterThan(clean.positions, 0)
+
+        // A text with out-of-range values, written into shard 1 as if by another program.
+        let manifest = try TeacherManifest.read(dir.appendingPathComponent("manifest.json"))
+        let range = manifest.blockRange(ofShard: 1)
+        var texts = try range.map { try TeacherDumpReader(directory: dir).block($0) }
+        let bad = texts[0], k = bad.k
+        var ids = bad.topIDs, values = bad.topLogProbs
+        ids[1] = ids[0]                                   // a repeated id
+        ids[k] = Int32(PrepareFixture.byteLevel.vocabSize + 5)  // outside the vocabulary
+        values[2 * k] = 0.5                               // above 0
+        texts[0] = TeacherText(textID: bad.textID, tokens: bad.tokens, k: k, topIDs: ids, topLogProbs: values,
+                               ceSum: bad.ceSum, ceCount: bad.ceCount)
+        texts[1] = TeacherText(textID: texts[1].textID, tokens: Array(texts[1].tokens.reversed()), k: k, topIDs: texts[1].topIDs,
+                               topLogProbs: texts[1].topLogProbs, ceSum: texts[1].ceSum, ceCount: texts[1].ceCount)
+        try TeacherShard.write(texts, encoding: .f32, to: dir.appendingPathComponent(TeacherManifest.shardFileName(1)))
+        // A flipped byte in shard 2, and a shard nobody listed.
+        let shard2 = dir.appendingPathComponent(TeacherManifest.shardFileName(2))
+        var bytes = try Data(contentsOf: shard2)
+        bytes[bytes.count / 3] ^= 0x41
+        try bytes.write(to: shard2)
+        try Data("stray".utf8).write(to: dir.appendingPathComponent("shard-000099.fzst"))
+
+        let report = TeacherDumpVerifier(directory: dir, prepared: p).run()
+        let text = report.problems.joined(separator: "\n")
+        for expected in ["shard-000099.fzst: a shard file manifest.json does not list",
+                         "shard-000001.fzst: SHA-256 differs", "shard-000002.fzst: SHA-256 differs",
+                         "text \(range.lowerBound): 1 × repeated id", "text \(range.lowerBound): 1 × id outside the vocabulary",
+                         "text \(range.lowerBound): 1 × log-probability above 0",
+                         "text \(range.lowerBound + 1): \(texts[1].tokens.count) tokens that are not the source tokenizer's"] {
+            XCTAssertTrue(text.contains(expected), "missing «\(expected)» in:\n\(text)")
+        }
+        XCTAssertTrue(report.problems.contains { $0.contains("shard-000002.fzst: text") }, text)
+        XCTAssertTrue(report.problems.allSatisfy { !$0.contains("\n") })
+        // Against other prepared texts: one line naming both.
+        let corpus = PrepareFixture.writeCorpus(PrepareFixture.documents(1), label: "verify-other")
+        let other = temporaryDirectory("verify-other-prepared")
+        try PrepareFixture.prepare(corpus, into: other, maxTextTokens: 80)
+        let mismatch = TeacherDumpVerifier(directory: temporaryDirectory("dump-verify-2"), prepared: try PreparedCorpus(directory: other))
+        XCTAssertEqual(mismatch.run().problems.count, 1, "a directory without a dump is one problem")
+        let fresh = temporaryDirectory("dump-verify-3")
+        try dump(Self.source, into: fresh, options(.qgap))
+        try DumpTokenizerFile.keep(of: Self.source, modelPath: nil, in: fresh)
+        let otherReport = TeacherDumpVerifier(directory: fresh, prepared: try PreparedCorpus(directory: other)).run()
+        XCTAssertEqual(otherReport.problems.count, 1, otherReport.problems.joined(separator: "\n"))
+        XCTAssertTrue(otherReport.problems[0].contains("made from other prepared texts"), otherReport.problems[0])
+    }
+
     func testSmolLM2DumpsShortTextsFromTheGGUF() throws {
         let gguf = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("checkpoints/SmolLM2-135M-Instruct.Q4_1.gguf")

@@ -38,4 +38,5 @@ pretrain_sample_models() {
 dump() {  # name model
   say "dump $1"
   $bin dump --prepared "$out/prepared" --model "$2" --output "$out/dumps/$1" >&2
+  $bin dump verify "$out/dumps/$1" --prepared "$out/prepared" >&2   # checksums, counts, values, tokens
 }
