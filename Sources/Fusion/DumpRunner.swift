@@ -115,6 +115,11 @@ public final class DumpRunner {
     /// Writes this worker's missing shards and its part manifest; returns the manifest of the part.
     @discardableResult
     public func run(progress: ((DumpProgress) -> Void)? = nil, shardDone: ((DumpShardReport) -> Void)? = nil) throws -> TeacherManifest {
+        // The parts of one dump may share the directory; two writers of the same part, or a merge, may not.
+        let directoryLock = try DirectoryLock(output, mode: .shared, purpose: "fusellm dump")
+        let partLock = try DirectoryLock(output, name: DirectoryLock.fileName + "-part-\(options.part)-of-\(options.parts)",
+                                         mode: .exclusive, purpose: "fusellm dump of \(settings.source), part \(options.part)/\(options.parts)")
+        defer { withExtendedLifetime((directoryLock, partLock)) {} }
         try claimOutput()
         let wanted = TeacherDump.shards(of: settings, part: options.part, of: options.parts)
         removeStaleTemporaries(of: wanted)

@@ -88,6 +88,8 @@ public final class PreparedCorpusWriter {
     /// Prepares (or finishes preparing) the corpus; returns the complete manifest.
     @discardableResult
     public func run(progress: ((PrepareProgress) -> Void)? = nil) throws -> PreparedManifest {
+        let directoryLock = try DirectoryLock(output, mode: .exclusive, purpose: "fusellm prepare")  // one writer at a time
+        defer { withExtendedLifetime(directoryLock) {} }
         if let done = try startOrResume() { return done }
         let kept = try keptChunks()
         let (documents, written) = try writeChunks(after: kept, progress: progress)

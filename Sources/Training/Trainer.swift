@@ -103,14 +103,11 @@ public final class Trainer {
         guard config.gradAccumulation % ranks == 0 else {
             throw TrainingError("\(config.gradAccumulation) micro-batches per step cannot be shared by \(ranks) ranks")
         }
-        if writes {
-            do {
-                try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-            } catch {
-                throw FormatError(url: output, "cannot create output directory (\(FormatError.reason(error)))")
-            }
-            store.removeStalePartials()
-        }
+        // Rank 0 writes the directory: it holds it for the run, so a second training started on the same --output by
+        // mistake stops before it removes this run's partial checkpoint or writes its own.
+        let directoryLock = writes ? try DirectoryLock(output, mode: .exclusive, purpose: "fusellm train") : nil
+        defer { withExtendedLifetime(directoryLock) {} }
+        if writes { store.removeStalePartials() }
         group.barrier()  // the directory exists and holds no partial checkpoint before any rank looks into it
         let resumedStep = resume ? try resumeFromLatest() : nil
         if !resume, !store.checkpoints().isEmpty {

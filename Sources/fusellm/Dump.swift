@@ -124,6 +124,11 @@ struct DumpMerge: ParsableCommand {
         guard let first = directories.first else { throw ValidationError("give the directories holding the parts") }
         do {
             let out = URL(fileURLWithPath: output ?? first)
+            // No dump may still be writing into the directories being joined, nor another merge.
+            let locks = try Set([out.standardizedFileURL] + directories.map { URL(fileURLWithPath: $0).standardizedFileURL })
+                .sorted { $0.path < $1.path }
+                .map { try DirectoryLock($0, mode: .exclusive, purpose: "fusellm dump merge") }
+            defer { withExtendedLifetime(locks) {} }
             let m = try TeacherDump.merge(directories.map { URL(fileURLWithPath: $0) }, into: out)
             try TeacherDumpReader(directory: out).verify()
             let summary: [String: Any] = ["output": out.path, "source": m.source, "texts": m.blockCount, "shards": m.shards.count,

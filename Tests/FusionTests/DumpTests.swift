@@ -217,6 +217,32 @@ final class DumpTests: XCTestCase {
         refused(try dump(Self.source, into: dir, options(.q16)), shard.lastPathComponent)
     }
 
+    /// Two writers in one directory do not interleave: the same dump part twice, a merge during a dump, two prepares.
+    func testWritersOfOneDirectoryDoNotInterleave() throws {
+        let dir = temporaryDirectory("dump-locked")
+        let part0 = try DirectoryLock(dir, name: DirectoryLock.fileName + "-part-0-of-2", mode: .exclusive,
+                                      purpose: "fusellm dump of tiny-2, part 0/2")
+        XCTAssertThrowsError(try dump(Self.source, into: dir, options(.qgap, part: 0, of: 2))) {
+            XCTAssertTrue("\($0)".contains("in use by another fusellm process (fusellm dump of tiny-2, part 0/2, pid"), "\($0)")
+        }
+        // Another part of the same dump shares the directory.
+        try dump(Self.source, into: dir, options(.qgap, part: 1, of: 2))
+        // While a part is writing, the directory cannot be merged.
+        let writing = try DirectoryLock(dir, mode: .shared, purpose: "fusellm dump")
+        XCTAssertThrowsError(try DirectoryLock(dir, mode: .exclusive, purpose: "fusellm dump merge"))
+        withExtendedLifetime((part0, writing)) {}
+
+        let prepared = temporaryDirectory("prepare-locked")
+        var preparing: DirectoryLock? = try DirectoryLock(prepared, mode: .exclusive, purpose: "fusellm prepare")
+        let corpus = PrepareFixture.writeCorpus(PrepareFixture.documents(1), label: "prepare-locked")
+        XCTAssertThrowsError(try PrepareFixture.prepare(corpus, into: prepared, maxTextTokens: 64)) {
+            XCTAssertTrue("\($0)".contains("in use by another fusellm process (fusellm prepare, pid"), "\($0)")
+        }
+        withExtendedLifetime(preparing) {}
+        preparing = nil  // the first prepare ended: the next may start
+        XCTAssertNoThrow(try PrepareFixture.prepare(corpus, into: prepared, maxTextTokens: 64))
+    }
+
     /// `dump verify` passes a fresh dump and names every kind of damage, one line each, without stopping at the first.
     func testVerifyNamesEveryProblem() throws {
         let p = try Self.prepared()

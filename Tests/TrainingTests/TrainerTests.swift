@@ -50,8 +50,9 @@ final class TrainerTests: XCTestCase {
         let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
         XCTAssertEqual(last["step"] as? Int, 8)
         XCTAssertEqual(last["loss"] as? Double, records.last!.loss)
+        // No temporary files; the directory lock's file stays (unlinking a flock file races with the next writer).
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.hasPrefix(".") }
-        XCTAssertEqual(leftovers, [])
+        XCTAssertEqual(leftovers, [DirectoryLock.fileName])
     }
 
     /// Interrupt after 4 steps (last checkpoint at 3), resume, and compare with an uninterrupted run.
@@ -106,6 +107,17 @@ final class TrainerTests: XCTestCase {
         let trainer = try Trainer(model: model, data: Self.makeData(), config: Self.makeConfig(steps: 2),
                                   output: file.appendingPathComponent("run"))
         XCTAssertThrowsError(try trainer.run(resume: false)) { XCTAssertTrue("\($0)".contains("not-a-dir"), "\($0)") }
+    }
+
+    /// A second training on the same --output (started by mistake) stops before touching the first one's files.
+    func testASecondTrainingOnTheSameOutputIsRefused() throws {
+        let out = temporaryDirectory("train-locked")
+        let holder = try DirectoryLock(out, mode: .exclusive, purpose: "fusellm train")
+        XCTAssertThrowsError(try train(steps: 2, output: out)) {
+            XCTAssertTrue("\($0)".contains("in use by another fusellm process (fusellm train, pid"), "\($0)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path).filter { !$0.hasPrefix(".") }, [])
+        withExtendedLifetime(holder) {}
     }
 
     /// A Mistral target's sliding window is honoured only by blocks no longer than it (LlamaModel attends to all).
