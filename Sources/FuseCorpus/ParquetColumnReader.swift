@@ -1,19 +1,56 @@
 import FuseFormats
 
-/// The values of one data page: `texts[k]` is row `firstRow + k` of the file (nil for a null).
+/// The values of one data page of a flat text column: `texts[k]` is row `firstRow + k` of the file (nil for a null).
 struct ParquetPageValues {
     let firstRow: Int
     var texts: [String?]
 }
 
-/// Reads one flat BYTE_ARRAY column of a parquet file page by page: row groups in order, in
-/// each the column chunk's optional dictionary page and then its data pages (v1 and v2),
-/// decompressed (UNCOMPRESSED, SNAPPY, GZIP, ZSTD) and decoded (PLAIN, PLAIN_DICTIONARY,
-/// RLE_DICTIONARY; definition levels with the RLE/bit-packed hybrid). It holds one page (and the
-/// chunk's dictionary) at a time. Every size and offset is checked against the chunk and file.
+/// Decoded values of a leaf column (FLOAT16 widened to Float).
+enum ParquetLeafValues {
+    case int32([Int32]), int64([Int64]), float([Float]), double([Double]), strings([String])
+
+    var count: Int {
+        switch self {
+        case .int32(let v): return v.count
+        case .int64(let v): return v.count
+        case .float(let v): return v.count
+        case .double(let v): return v.count
+        case .strings(let v): return v.count
+        }
+    }
+
+    /// The entries at `indices` (a dictionary page's values looked up by a data page's indices).
+    func gathered(_ indices: [UInt32]) -> ParquetLeafValues {
+        switch self {
+        case .int32(let v): return .int32(indices.map { v[Int($0)] })
+        case .int64(let v): return .int64(indices.map { v[Int($0)] })
+        case .float(let v): return .float(indices.map { v[Int($0)] })
+        case .double(let v): return .double(indices.map { v[Int($0)] })
+        case .strings(let v): return .strings(indices.map { v[Int($0)] })
+        }
+    }
+}
+
+/// One data page of a leaf column: per slot its repetition level (empty when the column repeats nothing) and
+/// definition level (empty when nothing is optional or repeated), and the values of the slots that hold one.
+struct ParquetLeafPage {
+    /// The row the page's first slot belongs to (a row starts at each repetition level 0).
+    let firstRow: Int
+    let slots: Int
+    var repetition: [UInt32]
+    var definition: [UInt32]
+    var values: ParquetLeafValues
+}
+
+/// Reads one leaf column of a parquet file page by page: row groups in order, in each the column chunk's
+/// optional dictionary page and then its data pages (v1 and v2), decompressed (UNCOMPRESSED, SNAPPY, GZIP, ZSTD)
+/// and decoded (PLAIN, PLAIN_DICTIONARY, RLE_DICTIONARY for INT32, INT64, FLOAT, DOUBLE, FLOAT16 and BYTE_ARRAY
+/// text; repetition and definition levels with the RLE/bit-packed hybrid). It holds one page (and the chunk's
+/// dictionary) at a time. Every size and offset is checked against the chunk and file.
 final class ParquetColumnReader {
     let parquet: ParquetFile
-    let column: ParquetTextColumn
+    let column: ParquetLeafColumn
     private var path: String { parquet.path }
 
     private var rowGroupIndex = -1
@@ -23,11 +60,14 @@ final class ParquetColumnReader {
     private var chunkValues = 0
     private var valuesRead = 0
     private var codec: Int32 = 0
-    private var dictionary: [String]?
+    private var dictionary: ParquetLeafValues?
     private var sawDataPage = false
     private var rowsBefore = 0
     private var chunkFirstRow = 0
+    private var chunkRows = 0
+    private var rowsRead = 0
     private lazy var zstd: ZstdBufferDecoder? = try? ZstdBufferDecoder()
+    private var repetitionLevels: [UInt32] = []
     private var levels: [UInt32] = []
     private var indices: [UInt32] = []
 
@@ -39,18 +79,18 @@ final class ParquetColumnReader {
     /// Largest page buffer (compressed + uncompressed) held so far: the tests' memory bound.
     private(set) var peakPageBytes = 0
 
-    init(file: ParquetFile, column: ParquetTextColumn) {
+    init(file: ParquetFile, column: ParquetLeafColumn) {
         parquet = file
         self.column = column
     }
 
     private func error(_ item: String, _ problem: String) -> FormatError {
-        FormatError(file: path, item: "row group \(rowGroupIndex), column '\(column.name)', \(item)", problem)
+        FormatError(file: path, item: "row group \(rowGroupIndex), column '\(column.path.joined(separator: "."))', \(item)", problem)
     }
 
     /// Moves to the next row group's column chunk; false after the last.
     private func startNextChunk() throws -> Bool {
-        rowsBefore = chunkFirstRow + max(0, chunkValues)
+        rowsBefore = chunkFirstRow + chunkRows
         rowGroupIndex += 1
         let groups = parquet.metadata.rowGroups
         guard rowGroupIndex < groups.count else {
@@ -69,21 +109,24 @@ final class ParquetColumnReader {
             throw error("column chunk", "data lives in another file (\(external)); external column chunks are not supported")
         }
         guard let meta = chunk.metaData else { throw error("column chunk", "no column metadata") }
-        guard meta.path == [column.name] else {
-            throw error("column chunk", "chunk is for column '\(meta.path.joined(separator: "."))', not '\(column.name)'")
+        guard meta.path == column.path else {
+            throw error("column chunk", "chunk is for column '\(meta.path.joined(separator: "."))', not '\(column.path.joined(separator: "."))'")
         }
-        guard meta.type == ParquetEnum.byteArray else {
-            throw error("column chunk", "physical type \(ParquetEnum.typeName(meta.type)); expected BYTE_ARRAY")
+        guard meta.type == column.physicalType else {
+            throw error("column chunk", "physical type \(ParquetEnum.typeName(meta.type)); expected \(ParquetEnum.typeName(column.physicalType))")
         }
         switch meta.codec {
         case 0, 1, 2, 6: break
         default:
             throw error("column chunk", "unsupported compression codec \(ParquetEnum.codecName(meta.codec)) (supported: UNCOMPRESSED, SNAPPY, GZIP, ZSTD)")
         }
-        guard meta.numValues >= 0, group.numRows >= 0, meta.numValues == group.numRows else {
+        guard meta.numValues >= 0, group.numRows >= 0,
+              column.maxRepetition > 0 ? meta.numValues >= group.numRows : meta.numValues == group.numRows else {
             throw error("column chunk", "\(meta.numValues) values for \(group.numRows) rows (a flat column has one value per row)")
         }
         chunkFirstRow = rowsBefore
+        chunkRows = Int(group.numRows)
+        rowsRead = 0
         valuesRead = 0
         chunkValues = Int(meta.numValues)
         dictionary = nil
@@ -106,8 +149,23 @@ final class ParquetColumnReader {
         return true
     }
 
-    /// The next data page's values; nil after the last page of the last row group.
+    /// The next data page of a flat text column: one text (or nil for a null) per row.
     func nextPage() throws -> ParquetPageValues? {
+        precondition(column.maxRepetition == 0 && column.physicalType == ParquetEnum.byteArray)
+        guard let page = try nextLeafPage() else { return nil }
+        guard case .strings(let values) = page.values else { return nil }
+        guard column.optional else { return ParquetPageValues(firstRow: page.firstRow, texts: values) }
+        var texts = [String?]()
+        texts.reserveCapacity(page.slots)
+        var next = 0
+        for level in page.definition {
+            if level == 1 { texts.append(values[next]); next += 1 } else { texts.append(nil) }
+        }
+        return ParquetPageValues(firstRow: page.firstRow, texts: texts)
+    }
+
+    /// The next data page's levels and values; nil after the last page of the last row group.
+    func nextLeafPage() throws -> ParquetLeafPage? {
         if finished { return nil }
         if rowGroupIndex < 0 {
             chunkValues = 0
@@ -127,7 +185,7 @@ final class ParquetColumnReader {
 
     /// Reads the page at `chunkPosition`: returns its values for a data page, nil for a
     /// dictionary or index page.
-    private func readPage() throws -> ParquetPageValues? {
+    private func readPage() throws -> ParquetLeafPage? {
         let pageStart = chunkPosition
         let item = "page at byte \(pageStart)"
         var window = min(chunkEnd - pageStart, 64 << 10)
@@ -259,18 +317,51 @@ final class ParquetColumnReader {
             try decompress($0, uncompressedSize: Int(header.uncompressedSize), compressed: true, item)
         }
         let count = Int(header.numValues)
-        guard count >= 0, count <= page.count / 4 else {
+        guard count >= 0, count <= page.count / max(1, min(4, fixedWidth ?? 4)) else {
             throw error(item, "dictionary page claims \(header.numValues) values in \(page.count) bytes")
+        }
+        dictionary = try page.withUnsafeBytes { try plainValues($0, count: count, item: item, what: "dictionary entry") }
+    }
+
+    /// Bytes per PLAIN value of a fixed-width type (nil for BYTE_ARRAY).
+    private var fixedWidth: Int? {
+        switch column.physicalType {
+        case ParquetEnum.int32, ParquetEnum.float: return 4
+        case ParquetEnum.int64, ParquetEnum.double: return 8
+        case ParquetEnum.fixedLenByteArray: return column.typeLength
+        default: return nil
+        }
+    }
+
+    /// `count` PLAIN values of the column's type.
+    private func plainValues(_ raw: UnsafeRawBufferPointer, count: Int, item: String, what: String) throws -> ParquetLeafValues {
+        if let width = fixedWidth {
+            guard count <= raw.count / max(width, 1) else {
+                throw error(item, "\(count) values of \(width) bytes run past the end of the page (\(raw.count) bytes)")
+            }
+            func load<T: FixedWidthInteger>(_: T.Type) -> [T] {
+                (0..<count).map { T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * width, as: T.self)) }
+            }
+            switch column.physicalType {
+            case ParquetEnum.int32: return .int32(load(Int32.self))
+            case ParquetEnum.int64: return .int64(load(Int64.self))
+            case ParquetEnum.float: return .float(load(UInt32.self).map(Float.init(bitPattern:)))
+            case ParquetEnum.double: return .double(load(UInt64.self).map(Double.init(bitPattern:)))
+            default:
+                guard column.isFloat16 else {
+                    throw error(item, "FIXED_LEN_BYTE_ARRAY(\(column.typeLength)) values are not supported (FLOAT16 is)")
+                }
+                return .float(load(UInt16.self).map(HalfPrecision.f16ToFloat))
+            }
+        }
+        guard column.physicalType == ParquetEnum.byteArray else {
+            throw error(item, "physical type \(ParquetEnum.typeName(column.physicalType)) is not supported")
         }
         var values = [String]()
         values.reserveCapacity(count)
-        try page.withUnsafeBytes { raw in
-            var pos = 0
-            for k in 0..<count {
-                values.append(try plainValue(raw, &pos, item: item, what: "dictionary entry \(k)"))
-            }
-        }
-        dictionary = values
+        var pos = 0
+        for k in 0..<count { values.append(try plainValue(raw, &pos, item: item, what: "\(what) \(k)")) }
+        return .strings(values)
     }
 
     /// One PLAIN BYTE_ARRAY value (4-byte little-endian length, then the bytes) as strict UTF-8.
@@ -298,46 +389,61 @@ final class ParquetColumnReader {
         return count
     }
 
-    private func readDataPageV1(_ header: ParquetPageHeader, _ data: [UInt8], _ item: String) throws -> ParquetPageValues {
+    private static func bitWidth(_ maxLevel: Int) -> Int { maxLevel == 0 ? 0 : Int.bitWidth - maxLevel.leadingZeroBitCount }
+
+    private func readDataPageV1(_ header: ParquetPageHeader, _ data: [UInt8], _ item: String) throws -> ParquetLeafPage {
         let count = try checkValueCount(header, item)
         let page = try data.withUnsafeBytes {
             try decompress($0, uncompressedSize: Int(header.uncompressedSize), compressed: true, item)
         }
         return try page.withUnsafeBytes { raw in
             var pos = 0
-            if column.optional {
-                guard header.definitionLevelEncoding == 3 else {
-                    throw error(item, "definition level encoding \(ParquetEnum.encodingName(header.definitionLevelEncoding)) is not supported (RLE expected)")
+            // v1: repetition levels, then definition levels, each behind a 4-byte length.
+            func levelsBlock(_ what: String, encoding: Int32, maxLevel: Int, into out: inout [UInt32]) throws {
+                guard encoding == 3 else {
+                    throw error(item, "\(what) level encoding \(ParquetEnum.encodingName(encoding)) is not supported (RLE expected)")
                 }
-                guard raw.count >= 4 else { throw error(item, "truncated definition levels") }
-                let length = Int(raw.loadUnaligned(as: UInt32.self).littleEndian)
-                guard length <= raw.count - 4 else {
-                    throw error(item, "definition levels of \(length) bytes run past the end of the page")
+                guard raw.count - pos >= 4 else { throw error(item, "truncated \(what) levels") }
+                let length = Int(raw.loadUnaligned(fromByteOffset: pos, as: UInt32.self).littleEndian)
+                guard length <= raw.count - pos - 4 else {
+                    throw error(item, "\(what) levels of \(length) bytes run past the end of the page")
                 }
-                try decodeLevels(UnsafeRawBufferPointer(rebasing: raw[4..<(4 + length)]), count: count, item)
-                pos = 4 + length
+                try decodeLevels(UnsafeRawBufferPointer(rebasing: raw[(pos + 4)..<(pos + 4 + length)]), what, maxLevel: maxLevel,
+                                 count: count, into: &out, item)
+                pos += 4 + length
+            }
+            if column.maxRepetition > 0 {
+                try levelsBlock("repetition", encoding: header.repetitionLevelEncoding, maxLevel: column.maxRepetition, into: &repetitionLevels)
+            }
+            if column.maxDefinition > 0 {
+                try levelsBlock("definition", encoding: header.definitionLevelEncoding, maxLevel: column.maxDefinition, into: &levels)
             }
             return try decodeValues(UnsafeRawBufferPointer(rebasing: raw[pos...]), count: count,
                                     encoding: header.encoding, item)
         }
     }
 
-    private func readDataPageV2(_ header: ParquetPageHeader, _ data: [UInt8], _ item: String) throws -> ParquetPageValues {
+    private func readDataPageV2(_ header: ParquetPageHeader, _ data: [UInt8], _ item: String) throws -> ParquetLeafPage {
         let count = try checkValueCount(header, item)
         let repLength = Int(header.repetitionLevelsByteLength)
         let defLength = Int(header.definitionLevelsByteLength)
-        guard repLength == 0 else {
+        guard column.maxRepetition > 0 || repLength == 0 else {
             throw error(item, "page has repetition levels; only a flat (non-repeated) column can be read")
         }
-        guard defLength >= 0, defLength <= data.count else {
+        guard repLength >= 0, defLength >= 0, repLength <= data.count, defLength <= data.count - repLength else {
             throw error(item, "definition levels of \(defLength) bytes run past the end of the page")
         }
-        let valuesSize = Int(header.uncompressedSize) - defLength
+        let valuesSize = Int(header.uncompressedSize) - defLength - repLength
         guard valuesSize >= 0 else { throw error(item, "uncompressed page size is smaller than its levels") }
         return try data.withUnsafeBytes { raw in
-            if column.optional {
-                try decodeLevels(UnsafeRawBufferPointer(rebasing: raw[0..<defLength]), count: count, item)
-                if header.numNulls >= 0 {
+            if column.maxRepetition > 0 {
+                try decodeLevels(UnsafeRawBufferPointer(rebasing: raw[0..<repLength]), "repetition",
+                                 maxLevel: column.maxRepetition, count: count, into: &repetitionLevels, item)
+            }
+            if column.maxDefinition > 0 {
+                try decodeLevels(UnsafeRawBufferPointer(rebasing: raw[repLength..<(repLength + defLength)]), "definition",
+                                 maxLevel: column.maxDefinition, count: count, into: &levels, item)
+                if header.numNulls >= 0 && column.maxRepetition == 0 {
                     let nulls = levels.lazy.filter { $0 == 0 }.count
                     guard nulls == Int(header.numNulls) else {
                         throw error(item, "definition levels give \(nulls) nulls; the page header says \(header.numNulls)")
@@ -346,7 +452,7 @@ final class ParquetColumnReader {
             } else if defLength != 0 {
                 throw error(item, "definition levels in a required column")
             }
-            let values = try decompress(UnsafeRawBufferPointer(rebasing: raw[defLength...]), uncompressedSize: valuesSize,
+            let values = try decompress(UnsafeRawBufferPointer(rebasing: raw[(repLength + defLength)...]), uncompressedSize: valuesSize,
                                         compressed: header.isCompressed, item)
             return try values.withUnsafeBytes {
                 try decodeValues($0, count: count, encoding: header.encoding, item)
@@ -354,38 +460,34 @@ final class ParquetColumnReader {
         }
     }
 
-    private func decodeLevels(_ raw: UnsafeRawBufferPointer, count: Int, _ item: String) throws {
+    private func decodeLevels(_ raw: UnsafeRawBufferPointer, _ what: String, maxLevel: Int, count: Int,
+                              into out: inout [UInt32], _ item: String) throws {
         do {
-            try RLEHybrid.decode(raw, bitWidth: 1, count: count, into: &levels)
+            try RLEHybrid.decode(raw, bitWidth: Self.bitWidth(maxLevel), count: count, into: &out)
         } catch let f as RLEHybrid.Failure {
-            throw error(item, "corrupt definition levels: \(f.message)")
+            throw error(item, "corrupt \(what) levels: \(f.message)")
+        }
+        if let bad = out.first(where: { $0 > UInt32(maxLevel) }) {
+            throw error(item, "\(what) level \(bad) exceeds the column's maximum of \(maxLevel)")
         }
     }
 
-    /// Decodes `count` rows' values (definition levels, if any, already in `levels`).
+    /// Decodes a page's `count` slots (their levels, if any, already in `repetitionLevels` and `levels`).
     private func decodeValues(_ raw: UnsafeRawBufferPointer, count: Int, encoding: Int32,
-                              _ item: String) throws -> ParquetPageValues {
-        let firstRow = chunkFirstRow + valuesRead
+                              _ item: String) throws -> ParquetLeafPage {
         sawDataPage = true
         dataPagesByEncoding[ParquetEnum.encodingName(encoding), default: 0] += 1
-        let present = column.optional ? levels.lazy.filter { $0 == 1 }.count : count
-        if column.optional, let bad = levels.first(where: { $0 > 1 }) {
-            throw error(item, "definition level \(bad) exceeds the column's maximum of 1")
-        }
-        var texts = [String?]()
-        texts.reserveCapacity(count)
-        var decoded = [String]()
-        decoded.reserveCapacity(present)
+        let maxDefinition = UInt32(column.maxDefinition)
+        let present = column.maxDefinition > 0 ? levels.lazy.filter { $0 == maxDefinition }.count : count
+        let values: ParquetLeafValues
         switch encoding {
         case 0:  // PLAIN
-            var pos = 0
-            for k in 0..<present {
-                decoded.append(try plainValue(raw, &pos, item: item, what: "value \(k)"))
-            }
+            values = try plainValues(raw, count: present, item: item, what: "value")
         case 2, 8:  // PLAIN_DICTIONARY, RLE_DICTIONARY
             guard let dictionary else {
                 throw error(item, "dictionary-encoded page but the column chunk has no dictionary page")
             }
+            indices.removeAll(keepingCapacity: true)
             if present > 0 {
                 guard raw.count >= 1 else { throw error(item, "missing dictionary index bit width") }
                 let bitWidth = Int(raw[0])
@@ -396,25 +498,29 @@ final class ParquetColumnReader {
                 } catch let f as RLEHybrid.Failure {
                     throw error(item, "corrupt dictionary indices: \(f.message)")
                 }
-                for index in indices {
-                    guard Int(index) < dictionary.count else {
-                        throw error(item, "dictionary index \(index) outside the dictionary of \(dictionary.count) entries")
-                    }
-                    decoded.append(dictionary[Int(index)])
+                if let index = indices.first(where: { Int($0) >= dictionary.count }) {
+                    throw error(item, "dictionary index \(index) outside the dictionary of \(dictionary.count) entries")
                 }
             }
+            values = dictionary.gathered(indices)
         default:
             throw error(item, "value encoding \(ParquetEnum.encodingName(encoding)) is not supported (PLAIN, PLAIN_DICTIONARY and RLE_DICTIONARY are)")
         }
-        if column.optional {
-            var next = 0
-            for level in levels {
-                if level == 1 { texts.append(decoded[next]); next += 1 } else { texts.append(nil) }
+        let firstRow = chunkFirstRow + rowsRead
+        if column.maxRepetition > 0 {
+            guard count == 0 || repetitionLevels.first == 0 || valuesRead > 0 else {
+                throw error(item, "the column chunk's first value does not start a row (repetition level \(repetitionLevels[0]))")
+            }
+            rowsRead += repetitionLevels.lazy.filter { $0 == 0 }.count
+            guard rowsRead <= chunkRows else {
+                throw error(item, "the column chunk holds more than its row group's \(chunkRows) rows")
             }
         } else {
-            texts = decoded
+            rowsRead += count
         }
         valuesRead += count
-        return ParquetPageValues(firstRow: firstRow, texts: texts)
+        return ParquetLeafPage(firstRow: firstRow, slots: count,
+                               repetition: column.maxRepetition > 0 ? repetitionLevels : [],
+                               definition: column.maxDefinition > 0 ? levels : [], values: values)
     }
 }

@@ -7,12 +7,25 @@ enum ParquetLimits {
     static let maxPageHeaderBytes = 64 << 20
 }
 
-/// The text column chosen in a parquet file: its position among the leaf columns and whether
-/// it may hold nulls (then each data page carries definition levels with maximum 1).
-struct ParquetTextColumn {
+/// One leaf column of a parquet file, a top-level field with a single leaf (a flat column, or lists of lists of
+/// a primitive): where its chunks are, its physical type and its Dremel levels.
+struct ParquetLeafColumn {
+    /// The top-level field, and the leaf's path_in_schema.
     let name: String
+    let path: [String]
     let leafIndex: Int
-    let optional: Bool
+    let physicalType: Int32
+    let typeLength: Int
+    /// FIXED_LEN_BYTE_ARRAY(2) with the FLOAT16 logical type: read as Float.
+    let isFloat16: Bool
+    let maxDefinition: Int
+    let maxRepetition: Int
+    /// Per repeated node, outermost first: the definition level at which its list is present (not null), and the
+    /// one at which it has an element.
+    let lists: [(present: Int, element: Int)]
+
+    /// A flat column that may hold nulls (each data page then carries definition levels with maximum 1).
+    var optional: Bool { maxDefinition > 0 }
 }
 
 /// A parquet file's footer, read and checked: magic at both ends, footer length inside the
@@ -66,7 +79,7 @@ final class ParquetFile {
 
     /// Finds the flat BYTE_ARRAY column `name` among the top-level fields; nested, repeated and
     /// non-byte-array columns are refused with the reason.
-    func textColumn(named name: String) throws -> ParquetTextColumn {
+    func textColumn(named name: String) throws -> ParquetLeafColumn {
         guard let column = try optionalTextColumn(named: name) else {
             let names = try topLevelFields().map(\.element.name).joined(separator: ", ")
             throw FormatError(file: path, item: "column '\(name)'", "no such column (columns: \(names))")
@@ -76,7 +89,7 @@ final class ParquetFile {
 
     /// `textColumn(named:)`, or nil when the file has no top-level column of that name (an optional
     /// column such as the domain is simply absent from some corpora).
-    func optionalTextColumn(named name: String) throws -> ParquetTextColumn? {
+    func optionalTextColumn(named name: String) throws -> ParquetLeafColumn? {
         guard let found = try topLevelFields().first(where: { $0.element.name == name }) else { return nil }
         let e = found.element
         if e.numChildren > 0 {
@@ -91,15 +104,56 @@ final class ParquetFile {
             throw FormatError(file: path, item: "column '\(name)'",
                               "has physical type \(e.type.map(ParquetEnum.typeName) ?? "none"); a text column is BYTE_ARRAY")
         }
-        return ParquetTextColumn(name: name, leafIndex: found.firstLeaf, optional: e.repetition == ParquetEnum.optional)
+        return try leafColumn(named: name)!
     }
 
-    /// The schema's top-level fields with the index of each one's first leaf column.
-    private func topLevelFields() throws -> [(element: ParquetSchemaElement, firstLeaf: Int)] {
+    /// The top-level field `name` as a leaf column (nil when there is none), following its single chain of groups
+    /// (the LIST layout) down to the leaf; a field with several leaves (a struct) is refused.
+    func leafColumn(named name: String) throws -> ParquetLeafColumn? {
+        guard let found = try topLevelFields().first(where: { $0.element.name == name }) else { return nil }
+        let schema = metadata.schema
+        var index = found.schemaIndex
+        var path: [String] = [], definition = 0, repetition = 0
+        var lists: [(present: Int, element: Int)] = []
+        while true {
+            let e = schema[index]
+            if index != found.schemaIndex { path.append(e.name) } else { path.append(name) }
+            switch e.repetition {
+            case ParquetEnum.optional?: definition += 1
+            case ParquetEnum.repeated?:
+                definition += 1
+                repetition += 1
+                lists.append((definition - 1, definition))
+            default: break
+            }
+            if e.numChildren == 0 { break }
+            guard e.numChildren == 1 else {
+                throw FormatError(file: self.path, item: "column '\(name)'",
+                                  "is a struct of \(e.numChildren) fields; only lists of a single value type can be read")
+            }
+            index += 1
+            guard index < schema.count else { throw FormatError(file: self.path, item: "schema", "schema tree lists more children than elements") }
+        }
+        let leaf = schema[index]
+        guard let type = leaf.type else {
+            throw FormatError(file: self.path, item: "column '\(name)'", "leaf '\(leaf.name)' has no physical type")
+        }
+        return ParquetLeafColumn(name: name, path: path, leafIndex: found.firstLeaf, physicalType: type,
+                                 typeLength: Int(leaf.typeLength ?? 0),
+                                 isFloat16: type == ParquetEnum.fixedLenByteArray && leaf.typeLength == 2
+                                    && leaf.logicalType == ParquetEnum.float16LogicalType,
+                                 maxDefinition: definition, maxRepetition: repetition, lists: lists)
+    }
+
+    /// The names of the top-level fields.
+    func columnNames() throws -> [String] { try topLevelFields().map(\.element.name) }
+
+    /// The schema's top-level fields with their schema index and the index of each one's first leaf column.
+    private func topLevelFields() throws -> [(element: ParquetSchemaElement, schemaIndex: Int, firstLeaf: Int)] {
         let schema = metadata.schema
         guard let root = schema.first else { throw FormatError(file: path, item: "schema", "empty schema") }
         guard root.numChildren >= 0 else { throw FormatError(file: path, item: "schema", "negative child count") }
-        var topLevel: [(element: ParquetSchemaElement, firstLeaf: Int)] = []
+        var topLevel: [(element: ParquetSchemaElement, schemaIndex: Int, firstLeaf: Int)] = []
         var index = 1
         var leaves = 0
         for _ in 0..<Int(root.numChildren) {
@@ -107,7 +161,7 @@ final class ParquetFile {
                 throw FormatError(file: path, item: "schema", "schema tree lists more children than elements")
             }
             let element = schema[index]
-            topLevel.append((element, leaves))
+            topLevel.append((element, index, leaves))
             // Walk this child's subtree iteratively, counting its leaves.
             var pending = 1
             while pending > 0 {

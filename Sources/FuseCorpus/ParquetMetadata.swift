@@ -1,11 +1,14 @@
-/// The parts of parquet's FileMetaData (parquet.thrift) that reading one flat column needs.
+/// The parts of parquet's FileMetaData (parquet.thrift) that reading a column needs.
 /// Unknown fields are skipped by type, so files from newer writers still read.
 struct ParquetSchemaElement {
     var type: Int32?
+    var typeLength: Int32?
     var repetition: Int32?
     var name = ""
     var numChildren: Int32 = 0
     var convertedType: Int32?
+    /// Which member of the LogicalType union is set (15: FLOAT16), if any.
+    var logicalType: Int16?
 }
 
 struct ParquetStatistics {
@@ -42,10 +45,13 @@ struct ParquetFileMetaData {
     var numRows: Int64 = -1
     var rowGroups: [ParquetRowGroup] = []
     var createdBy: String?
+    var keyValues: [String: String] = [:]
 }
 
 enum ParquetEnum {
-    static let byteArray: Int32 = 6
+    static let int32: Int32 = 1, int64: Int32 = 2, float: Int32 = 4, double: Int32 = 5
+    static let byteArray: Int32 = 6, fixedLenByteArray: Int32 = 7
+    static let float16LogicalType: Int16 = 15
     static let required: Int32 = 0, optional: Int32 = 1, repeated: Int32 = 2
 
     static func typeName(_ t: Int32) -> String {
@@ -79,6 +85,19 @@ extension ParquetFileMetaData {
             case (4, .list):
                 rowGroups = try r.readList(of: .structure) { try ParquetRowGroup(thrift: &$0) }
                 sawGroups = true
+            case (5, .list):
+                let pairs = try r.readList(of: .structure) { r -> (String, String) in
+                    var key = "", value = ""
+                    try r.readStruct { r, id, type in
+                        switch (id, type) {
+                        case (1, .binary): key = try r.string()
+                        case (2, .binary): value = (try? r.string()) ?? ""
+                        default: try r.skip(type)
+                        }
+                    }
+                    return (key, value)
+                }
+                keyValues = Dictionary(pairs, uniquingKeysWith: { a, _ in a })
             case (6, .binary): createdBy = try? r.string()
             default: try r.skip(type)
             }
@@ -95,10 +114,16 @@ extension ParquetSchemaElement {
         try r.readStruct { r, id, type in
             switch (id, type) {
             case (1, .i32): self.type = try r.i32()
+            case (2, .i32): typeLength = try r.i32()
             case (3, .i32): repetition = try r.i32()
             case (4, .binary): name = try r.string()
             case (5, .i32): numChildren = try r.i32()
             case (6, .i32): convertedType = try r.i32()
+            case (10, .structure):
+                try r.readStruct { r, member, type in
+                    logicalType = member
+                    try r.skip(type)
+                }
             default: try r.skip(type)
             }
         }
