@@ -9,15 +9,20 @@ public enum DumpTokenizerFile {
     /// The checkpoint's own tokenizer.json / tokenizer.model copied as is, or (GGUF, or a model built in memory)
     /// the tokenizer.json we write, checked to read back as the same tokenizer.
     public static func keep(of pretrained: PretrainedModel, modelPath: String?, in out: URL) throws {
-        try keepTokenizer(of: pretrained, modelPath: modelPath, in: out)
-        // The source's BOS wish beside its tokenizer, so that training can check the dump was made by it.
-        let config = try JSONSerialization.data(withJSONObject: ["add_bos_token": pretrained.addsBOS], options: [.sortedKeys])
+        try keep(pretrained.tokenizer, from: modelPath, addsBOS: pretrained.addsBOS, in: out)
+    }
+
+    /// The same for a tokenizer alone (`dump import`): its files copied from `path` (a checkpoint directory) when
+    /// there are any, else written; `addsBOS` is whether the dump's texts were seen after a BOS.
+    public static func keep(_ tokenizer: BPETokenizer, from path: String?, addsBOS: Bool, in out: URL) throws {
+        try keepTokenizer(tokenizer, from: path, in: out)
+        let config = try JSONSerialization.data(withJSONObject: ["add_bos_token": addsBOS], options: [.sortedKeys])
         try AtomicFile.write(config, to: out.appendingPathComponent(configName))
     }
 
     static let configName = "tokenizer_config.json"
 
-    private static func keepTokenizer(of pretrained: PretrainedModel, modelPath: String?, in out: URL) throws {
+    private static func keepTokenizer(_ tokenizer: BPETokenizer, from modelPath: String?, in out: URL) throws {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         if let modelPath, fm.fileExists(atPath: modelPath, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -33,8 +38,8 @@ public enum DumpTokenizerFile {
             }
         }
         let url = out.appendingPathComponent("tokenizer.json")
-        try AtomicFile.write(try pretrained.tokenizer.tokenizerJSON(), to: url)
-        guard try BPETokenizer.load(path: url.path).fingerprint == pretrained.tokenizer.fingerprint else {
+        try AtomicFile.write(try tokenizer.tokenizerJSON(), to: url)
+        guard try BPETokenizer.load(path: url.path).fingerprint == tokenizer.fingerprint else {
             throw FormatError(url: url, "the written tokenizer does not read back as the model's tokenizer")
         }
     }

@@ -11,7 +11,7 @@ struct Dump: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Teacher distributions: run a source model over a prepared corpus and store its top-k per position.",
         discussion: "`fusellm dump --prepared DIR --model M --output OUT` (the run subcommand is the default); `fusellm dump merge` joins --shard parts; `fusellm dump verify DIR` checks a dump.",
-        subcommands: [DumpRun.self, DumpMerge.self, DumpVerify.self, DumpExport.self], defaultSubcommand: DumpRun.self)
+        subcommands: [DumpRun.self, DumpMerge.self, DumpVerify.self, DumpExport.self, DumpImport.self], defaultSubcommand: DumpRun.self)
 }
 
 struct DumpRun: ParsableCommand {
