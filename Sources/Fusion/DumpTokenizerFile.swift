@@ -16,8 +16,13 @@ public enum DumpTokenizerFile {
     /// there are any, else written; `addsBOS` is whether the dump's texts were seen after a BOS.
     public static func keep(_ tokenizer: BPETokenizer, from path: String?, addsBOS: Bool, in out: URL) throws {
         try keepTokenizer(tokenizer, from: path, in: out)
-        let config = try JSONSerialization.data(withJSONObject: ["add_bos_token": addsBOS], options: [.sortedKeys])
-        try AtomicFile.write(config, to: out.appendingPathComponent(configName))
+        // BOS and EOS by name too: a tokenizer.json alone falls back to well-known names, which may not be the
+        // checkpoint's own (SmolLM2-Instruct ends documents with <|im_end|>, not <|endoftext|>).
+        var config: [String: Any] = ["add_bos_token": addsBOS]
+        if let id = tokenizer.eosTokenID, let name = tokenizer.tokenString(id) { config["eos_token"] = name }
+        if let id = tokenizer.bosTokenID, let name = tokenizer.tokenString(id) { config["bos_token"] = name }
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]),
+                             to: out.appendingPathComponent(configName))
     }
 
     static let configName = "tokenizer_config.json"
@@ -55,6 +60,13 @@ public enum DumpTokenizerFile {
             throw FormatError(url: url, item: "add_bos_token", "is not a JSON object with a true/false add_bos_token")
         }
         return flag
+    }
+
+    /// Whether the dump names its source's EOS (dumps made before fusellm kept it beside the tokenizer do not).
+    public static func namesEOS(_ directory: URL) -> Bool {
+        guard let data = try? Data(contentsOf: directory.appendingPathComponent(configName)),
+              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return false }
+        return json["eos_token"] != nil
     }
 
     /// The tokenizer a dump was made with.

@@ -251,6 +251,9 @@ final class DumpTests: XCTestCase {
         try DumpTokenizerFile.keep(of: Self.source, modelPath: nil, in: dir)
         let clean = TeacherDumpVerifier(directory: dir, prepared: p).run()
         XCTAssertEqual(clean.problems, [])
+        // The source's EOS is kept by name, so the dump's tokenizer ends documents as the model did.
+        XCTAssertTrue(DumpTokenizerFile.namesEOS(dir))
+        XCTAssertEqual(try DumpTokenizerFile.load(dir).eosTokenID, Self.source.tokenizer.eosTokenID)
         XCTAssertEqual(clean.texts, p.textCount)
         XCTAssertGreaterThan(clean.positions, 0)
 
