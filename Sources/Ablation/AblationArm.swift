@@ -12,15 +12,17 @@ public struct AblationArm: Equatable, Sendable {
     public var topK: Int?
     /// Source names (the target's own dump comes on top of them in every fusion arm).
     public var sources: [String]
+    /// How MinCE/AvgCE score a source: ce (the reference) or bits-per-byte.
+    public var fusionMetric: String = "ce"
 
     /// CLM-only continual training: no teachers at all.
     public var isCLMOnly: Bool { ["clm", "none"].contains(fusion.lowercased()) }
 
     /// The settings as results.csv columns (empty where the arm does not use them).
     public var settings: [(String, String)] {
-        if isCLMOnly { return [("fusion", "clm"), ("vocab_map", ""), ("lambda", "1"), ("top_k", ""), ("sources", "")] }
+        if isCLMOnly { return [("fusion", "clm"), ("vocab_map", ""), ("lambda", "1"), ("top_k", ""), ("sources", ""), ("fusion_metric", "")] }
         return [("fusion", fusion), ("vocab_map", vocabMap), ("lambda", Self.format(lambda)),
-                ("top_k", topK.map(String.init) ?? "all"), ("sources", sources.joined(separator: "+"))]
+                ("top_k", topK.map(String.init) ?? "all"), ("sources", sources.joined(separator: "+")), ("fusion_metric", fusionMetric)]
     }
 
     static func format(_ x: Double) -> String {
@@ -29,13 +31,13 @@ public struct AblationArm: Equatable, Sendable {
 
     /// The tool's defaults: a name leaves out the settings that keep them, so adding a value to a grid
     /// dimension later names only the new arms differently and finished arms keep their runs.
-    static let defaultParts = ["vocab_map": "mined", "lambda": "l0.9", "top_k": "kall"]
+    static let defaultParts = ["vocab_map": "mined", "lambda": "l0.9", "top_k": "kall", "fusion_metric": "ce"]
 
     /// The fusion function, then each setting that differs from the defaults (and the sources when asked).
     func defaultName(showSources: Bool) -> String {
         if isCLMOnly { return "clm" }
         var parts = [namePart("fusion")]
-        for setting in ["vocab_map", "lambda", "top_k"] where namePart(setting) != Self.defaultParts[setting] {
+        for setting in ["vocab_map", "lambda", "top_k", "fusion_metric"] where namePart(setting) != Self.defaultParts[setting] {
             parts.append(namePart(setting))
         }
         if showSources { parts.append(namePart("sources")) }
@@ -49,6 +51,7 @@ public struct AblationArm: Equatable, Sendable {
         case "lambda": return "l\(Self.format(lambda))"
         case "top_k": return "k\(topK.map(String.init) ?? "all")"
         case "sources": return sources.joined(separator: "+")
+        case "fusion_metric": return fusionMetric == "bits-per-byte" ? "bpb" : fusionMetric
         default: return isCLMOnly ? "clm" : fusion.lowercased().replacingOccurrences(of: ":", with: "-")
         }
     }
@@ -63,8 +66,10 @@ extension AblationConfig {
                 for lambda in grid.lambda {
                     for topK in grid.topK {
                         for sources in grid.sources {
-                            arms.append(AblationArm(name: "", fusion: fusion, vocabMap: vocabMap, lambda: lambda,
-                                                    topK: topK, sources: sources))
+                            for metric in grid.fusionMetric {
+                                arms.append(AblationArm(name: "", fusion: fusion, vocabMap: vocabMap, lambda: lambda,
+                                                        topK: topK, sources: sources, fusionMetric: metric))
+                            }
                         }
                     }
                 }
@@ -76,7 +81,7 @@ extension AblationConfig {
         arms = arms.filter { seen.insert($0.name).inserted }
 
         let defaults = AblationArm(name: "", fusion: grid.fusion[0], vocabMap: grid.vocabMap[0], lambda: grid.lambda[0],
-                                   topK: grid.topK[0], sources: grid.sources[0])
+                                   topK: grid.topK[0], sources: grid.sources[0], fusionMetric: grid.fusionMetric[0])
         for spec in self.arms {
             var arm = defaults
             if let v = spec.fusion { arm.fusion = v }
@@ -84,6 +89,7 @@ extension AblationConfig {
             if let v = spec.lambda { arm.lambda = v }
             if let v = spec.topK { arm.topK = v }
             if let v = spec.sources { arm.sources = v }
+            if let v = spec.fusionMetric { arm.fusionMetric = v }
             arm.name = spec.name ?? arm.defaultName(showSources: arm.sources != grid.sources[0])
             arms.append(arm)
         }
@@ -96,6 +102,9 @@ extension AblationConfig {
                 guard teacher == "target" || arm.sources.contains(teacher) else {
                     throw FormatError(file: source, item: arm.name, "distils \(teacher), which is not among its sources (\(arm.sources.joined(separator: ", ")))")
                 }
+            }
+            guard ["ce", "bits-per-byte"].contains(arm.fusionMetric) else {
+                throw FormatError(file: source, item: arm.name, "fusion_metric \(arm.fusionMetric) is not ce or bits-per-byte")
             }
             guard !arm.sources.isEmpty || arm.fusion.lowercased().hasPrefix("single:") else {
                 throw FormatError(file: source, item: arm.name, "a fusion arm needs at least one source")
@@ -119,6 +128,7 @@ extension AblationConfig {
             args += ["--fusion", teacherSpec(arm.fusion), "--lambda", String(arm.lambda), "--vocab-map", arm.vocabMap, "--teachers", targetDump]
             args += arm.sources.compactMap { dump(of: $0) }
             if let k = arm.topK { args += ["--top-k", String(k)] }
+            if arm.fusionMetric != "ce" { args += ["--fusion-metric", arm.fusionMetric] }
             if let alignCache { args += ["--align-cache", alignCache] }
         }
         if resume { args.append("--resume") }

@@ -44,6 +44,7 @@ public struct AblationConfig {
         /// nil: all of each dump's top-k.
         public var topK: [Int?] = [nil]
         public var sources: [[String]] = []
+        public var fusionMetric: [String] = ["ce"]
     }
 
     public struct ArmSpec {
@@ -53,6 +54,7 @@ public struct AblationConfig {
         public var lambda: Double?
         public var topK: Int?
         public var sources: [String]?
+        public var fusionMetric: String?
     }
 
     public enum Baseline {
@@ -72,12 +74,12 @@ public struct AblationConfig {
 
     static let topLevelKeys = ["output", "prepared", "init_from", "target_dump", "sources", "align_cache", "train", "eval",
                                "seeds", "grid", "arms", "baselines", "compare_to", "prune_checkpoints"]
-    static let gridKeys = ["fusion", "vocab_map", "lambda", "top_k", "sources"]
+    static let gridKeys = ["fusion", "vocab_map", "lambda", "top_k", "sources", "fusion_metric"]
     static let armKeys = ["name"] + gridKeys
     static let evalKeys = ["data", "block_size", "text_field", "domain_field"]
     /// Options an arm sets itself; the shared `train:` block may not set them.
     static let armOwnedTrainOptions = ["init_from", "prepared", "output", "seed", "teachers", "fusion", "lambda", "vocab_map",
-                                       "top_k", "resume", "data", "align_cache", "config"]
+                                       "top_k", "fusion_metric", "resume", "data", "align_cache", "config"]
 
     public static func load(path: String) throws -> AblationConfig {
         let text: String
@@ -146,13 +148,15 @@ public struct AblationConfig {
                     return try reader.positiveInt(k, item: "grid.top_k[\(i)]")
                 }
             }
+            if let v = grid["fusion_metric"] { config.grid.fusionMetric = try reader.strings(v, item: "grid.fusion_metric") }
             if let v = grid["sources"] {
                 config.grid.sources = try reader.list(v, item: "grid.sources").enumerated().map { i, set in
                     try reader.strings(set, item: "grid.sources[\(i)]")
                 }
             }
             for (name, values) in [("fusion", config.grid.fusion.count), ("vocab_map", config.grid.vocabMap.count),
-                                   ("lambda", config.grid.lambda.count), ("top_k", config.grid.topK.count)] where values == 0 {
+                                   ("lambda", config.grid.lambda.count), ("top_k", config.grid.topK.count),
+                                   ("fusion_metric", config.grid.fusionMetric.count)] where values == 0 {
                 throw reader.fail("grid.\(name)", "is empty")
             }
         }
@@ -167,7 +171,8 @@ public struct AblationConfig {
                 vocabMap: try arm["vocab_map"].map { try reader.string($0, item: "\(item).vocab_map") },
                 lambda: try arm["lambda"].map { try reader.number($0, item: "\(item).lambda") },
                 topK: try arm["top_k"].map { try reader.positiveInt($0, item: "\(item).top_k") },
-                sources: try arm["sources"].map { try reader.strings($0, item: "\(item).sources") }))
+                sources: try arm["sources"].map { try reader.strings($0, item: "\(item).sources") },
+                fusionMetric: try arm["fusion_metric"].map { try reader.string($0, item: "\(item).fusion_metric") }))
         }
 
         for (i, value) in try reader.list(top["baselines"] ?? [Any](), item: "baselines").enumerated() {

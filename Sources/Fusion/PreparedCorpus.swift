@@ -86,6 +86,8 @@ public final class PreparedCorpus: BlockLayout, @unchecked Sendable {
     }
 
     /// Target tokens of text `i`, from the index (no chunk is read).
+    public func byteCount(ofText i: Int) throws -> Int { try text(i).text.utf8.count }
+
     public func tokenCount(ofText i: Int) -> Int {
         precondition(i >= 0 && i < textCount)
         return index.offset(i + 1) - index.offset(i)

@@ -38,7 +38,7 @@ struct BenchInfer: ParsableCommand {
         let ids = Array(pretrained.tokenizer.encode(docs[0]).prefix(seq))
         guard ids.count == seq else { throw ValidationError("\(text) has fewer than \(seq) tokens") }
         let m = pretrained.model
-        m.forward(ids: ids, batch: 1, seqLen: seq)  // warm-up: allocates the workspace
+        _ = m.forward(ids: ids, batch: 1, seqLen: seq)  // warm-up: allocates the workspace
         var best = Double.infinity
         for _ in 0..<repeats {
             let start = DispatchTime.now().uptimeNanoseconds

@@ -70,6 +70,21 @@ final class AblationConfigTests: XCTestCase {
         XCTAssertTrue(try sets.expandArms().map(\.name).contains("mince-em-k5-smollm2"))
     }
 
+    /// The fusion metric is a grid axis: bits-per-byte arms are named `-bpb`, the ce arms keep their names.
+    func testFusionMetricAxis() throws {
+        let base = Self.yaml.replacingOccurrences(of: "top_k: [all, 5]", with: "top_k: [all]")
+        let c = try config(base.replacingOccurrences(of: "lambda: [0.9]", with: "lambda: [0.9]\n  fusion_metric: [ce, bits-per-byte]"))
+        let arms = try c.expandArms()
+        XCTAssertEqual(Array(arms.map(\.name).prefix(4)), ["mince", "mince-bpb", "mince-em", "mince-em-bpb"])
+        let args = c.trainArguments(arms[1], seed: 1, directory: "d", resume: false).joined(separator: " ")
+        XCTAssertTrue(args.contains("--fusion-metric bits-per-byte"), args)
+        XCTAssertFalse(c.trainArguments(arms[0], seed: 1, directory: "d", resume: false).contains("--fusion-metric"))
+        XCTAssertEqual(arms[1].settings.first { $0.0 == "fusion_metric" }?.1, "bits-per-byte")
+        XCTAssertThrowsError(try config(base.replacingOccurrences(of: "lambda: [0.9]", with: "lambda: [0.9]\n  fusion_metric: [bits]"))) {
+            XCTAssertTrue("\($0)".contains("fusion_metric bits"), "\($0)")
+        }
+    }
+
     func testTrainArgumentsOfAFusionArm() throws {
         let c = try config()
         let arm = try c.expandArms()[1]

@@ -13,6 +13,7 @@ final class FusedTargetBuilderTests: XCTestCase {
         var blockCount: Int { texts.reduce(0) { $0 + $1.count } / blockSize }
         var textCount: Int { texts.count }
         func targetTokens(ofText text: Int) throws -> [Int32] { texts[text] }
+        func byteCount(ofText text: Int) throws -> Int { [20, 70, 16][text] }
         func spans(ofBlock block: Int) throws -> [(text: Int, tokens: Range<Int>)] {
             var out: [(text: Int, tokens: Range<Int>)] = []
             var start = 0
@@ -27,7 +28,7 @@ final class FusedTargetBuilderTests: XCTestCase {
     }
 
     /// A dump whose row t of text i puts logit 0 on token `base + 100·i + t` and −1 on the next id.
-    func writeDump(_ dir: URL, layout: Layout, base: Int32, ce: [Double]) throws {
+    func writeDump(_ dir: URL, layout: Layout, base: Int32, ce: [Double], positionsScored: [Int]? = nil) throws {
         let m = TeacherManifest(source: "s\(base)", tokenizerFingerprint: "tok", blocksFingerprint: "blocks", k: 2,
                                 valueEncoding: .f32, blockCount: layout.textCount, blocksPerShard: 2)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -41,22 +42,42 @@ final class FusedTargetBuilderTests: XCTestCase {
                 }
                 return TeacherText(textID: i, tokens: tokens, k: 2, topIDs: ids,
                                     topLogProbs: tokens.indices.flatMap { _ in [Float(0), -1] },
-                                    ceSum: ce[i] * Double(tokens.count), ceCount: tokens.count)
+                                    ceSum: ce[i] * Double(positionsScored?[i] ?? tokens.count),
+                                    ceCount: positionsScored?[i] ?? tokens.count)
             }
             try TeacherShard.write(blocks, encoding: .f32, to: dir.appendingPathComponent(TeacherManifest.shardFileName(s)))
         }
         try TeacherDump.finishPart(m, directory: dir, part: 0, of: 1)
     }
 
-    func makeBuilder(ce: [Double], fusion: any FusionFunction, topK: Int? = nil) throws -> FusedTargetBuilder {
+    func makeBuilder(ce: [Double], fusion: any FusionFunction, topK: Int? = nil, metric: FusionMetric = .ce,
+                     otherPositions: [Int]? = nil) throws -> FusedTargetBuilder {
         let layout = Layout()
         let a = temporaryDirectory("fta"), b = temporaryDirectory("ftb")
         try writeDump(a, layout: layout, base: 1000, ce: [2, 2, 2])
-        try writeDump(b, layout: layout, base: 5000, ce: ce)
+        try writeDump(b, layout: layout, base: 5000, ce: ce, positionsScored: otherPositions)
         return try FusedTargetBuilder(layout: layout, sources: [
             .init(name: "target", dump: TeacherDumpReader(directory: a), aligner: IdentityAligner()),
             .init(name: "other", dump: TeacherDumpReader(directory: b), aligner: IdentityAligner()),
-        ], fusion: fusion, topK: topK)
+        ], fusion: fusion, topK: topK, metric: metric)
+    }
+
+    /// Bits per byte: each text's total loss over its bytes, token-weighted over the block as ce is; a source that
+    /// cuts the text into more tokens is no longer judged per token.
+    func testBitsPerByteScoresTheSameBytesForEverySource() throws {
+        let builder = try makeBuilder(ce: [1, 3, 2.5], fusion: MinCEFusion(), metric: .bitsPerByte)
+        let bytes = [20.0, 70, 16], tokens = [5.0, 7, 4]
+        func bpb(_ ce: Double, _ text: Int) -> Double { ce * tokens[text] / log(2) / bytes[text] }
+        // Block 1 = text 0 token 4 + text 1 tokens 0..<3.
+        let signals = try builder.signals(block: 1)
+        XCTAssertEqual(signals[1].ce, (bpb(1, 0) * 1 + bpb(3, 1) * 3) / 4, accuracy: 1e-12)
+        XCTAssertEqual(signals[0].ce, (bpb(2, 0) * 1 + bpb(2, 1) * 3) / 4, accuracy: 1e-12)
+        // "other" cuts text 1 (block 2) into 10 finer tokens at 1.5 nats each, the target into 7 at 2 nats each.
+        let perByte = try makeBuilder(ce: [1.5, 1.5, 1.5], fusion: MinCEFusion(), metric: .bitsPerByte, otherPositions: [5, 10, 4])
+        let perToken = try makeBuilder(ce: [1.5, 1.5, 1.5], fusion: MinCEFusion(), otherPositions: [5, 10, 4])
+        // Per token other looks better (1.5 < 2); per byte its 15 nats over text 1 lose to the target's 14.
+        XCTAssertEqual(try MinCEFusion().weights(perToken.signals(block: 2)), [0, 1])
+        XCTAssertEqual(try MinCEFusion().weights(perByte.signals(block: 2)), [1, 0])
     }
 
     func testTopKKeepsEachRowsMostLikelyTokensAndRefusesMoreThanTheDump() throws {

@@ -2,7 +2,8 @@ import FuseTensor
 import Foundation
 
 /// What a fusion function sees of one source for one block: its distributions aligned to the block's target
-/// positions and vocabulary, and its CLM cross-entropy on the block (the token-weighted mean over the block's texts).
+/// positions and vocabulary, and its CLM cross-entropy on the block (the token-weighted mean over the block's texts)
+/// — or, under `--fusion-metric bits-per-byte`, its bits per byte on them (`FusionMetric`): lower is better either way.
 public struct TeacherSignal: Sendable {
     public let name: String
     public let distributions: AlignedDistributions

@@ -8,4 +8,6 @@ public protocol BlockLayout {
     func spans(ofBlock block: Int) throws -> [(text: Int, tokens: Range<Int>)]
     /// The target tokens of a text (EOS included where the text ends a document).
     func targetTokens(ofText text: Int) throws -> [Int32]
+    /// The text's length in UTF-8 bytes (what `FusionMetric.bitsPerByte` divides by).
+    func byteCount(ofText text: Int) throws -> Int
 }

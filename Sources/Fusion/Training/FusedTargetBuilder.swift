@@ -3,8 +3,8 @@ import Foundation
 
 /// Builds the fusion loss's soft targets of a training block: for every source, the dumped distributions of
 /// the texts the block covers, aligned to the target's tokens and vocabulary, sliced to the block and joined;
-/// the source's block ce is the token-weighted mean of its texts' ce (as the reference's packing computes it);
-/// then the fusion function combines the sources.
+/// the source's block score is the token-weighted mean of its texts' scores (as the reference's packing computes
+/// the ce; `metric` picks ce per token or bits per byte); then the fusion function combines the sources.
 public final class FusedTargetBuilder: @unchecked Sendable {
     public struct Source {
         public let name: String
@@ -23,6 +23,8 @@ public final class FusedTargetBuilder: @unchecked Sendable {
     public let fusion: any FusionFunction
     /// When set, each source keeps only its `topK` most likely tokens per position (at most what it dumped).
     public let topK: Int?
+    /// How a text's loss scores a source (`TeacherSignal.ce` carries the block's score).
+    public let metric: FusionMetric
     private var cache: [Key: (AlignedDistributions, ce: Double)] = [:]
     private var cacheOrder: [Key] = []
     private let cacheLimit: Int
@@ -36,7 +38,7 @@ public final class FusedTargetBuilder: @unchecked Sendable {
 
     /// `sources[0]` is the target's own dump (the reference's base distribution).
     public init(layout: any BlockLayout, sources: [Source], fusion: any FusionFunction, topK: Int? = nil,
-                cachedTexts: Int = 256) throws {
+                metric: FusionMetric = .ce, cachedTexts: Int = 256) throws {
         guard !sources.isEmpty else { throw FusionError("fused training needs at least the target's own dump") }
         if let topK {
             guard topK >= 1 else { throw FusionError("top-k must be at least 1, not \(topK)") }
@@ -46,6 +48,7 @@ public final class FusedTargetBuilder: @unchecked Sendable {
             }
         }
         self.topK = topK
+        self.metric = metric
         self.layout = layout
         self.sources = sources
         self.fusion = fusion
@@ -111,7 +114,9 @@ public final class FusedTargetBuilder: @unchecked Sendable {
             throw FusionError("\(sources[s].name) (\(sources[s].dump.directory.path)): text \(text) holds NaN log-probabilities")
         }
         let aligned = try sources[s].aligner.align(teacher, targetTokens: layout.targetTokens(ofText: text))
-        let value = (aligned, ce: teacher.ce)
+        let score = metric.score(ceSum: teacher.ceSum, ceCount: teacher.ceCount,
+                                 bytes: metric == .ce ? 0 : try layout.byteCount(ofText: text))
+        let value = (aligned, ce: score)
         lock.lock()
         defer { lock.unlock() }
         cache[key] = value

@@ -12,7 +12,7 @@ public struct FusionSetup {
 
     public static func make(prepared: PreparedCorpus, target: BPETokenizer, teachers: [String], fusion: any FusionFunction,
                      method: VocabularyMethod, oneHot: OneHotPlacement, cache: URL?,
-                            topK: Int? = nil) throws -> FusionSetup {
+                            topK: Int? = nil, metric: FusionMetric = .ce) throws -> FusionSetup {
         try prepared.checkTarget(target)
         guard prepared.blockCount > 0 else {
             throw FormatError(url: prepared.directory, "holds no complete block: nothing to train on")
@@ -57,7 +57,7 @@ public struct FusionSetup {
             }
             sources.insert(sources.remove(at: t), at: 0)
         }
-        let builder = try FusedTargetBuilder(layout: prepared, sources: sources, fusion: fusion, topK: topK)
+        let builder = try FusedTargetBuilder(layout: prepared, sources: sources, fusion: fusion, topK: topK, metric: metric)
         return FusionSetup(builder: builder, teacherNames: sources.map(\.name))
     }
 
