@@ -97,6 +97,57 @@ def magnitude_mask(delta32, density):
     return mask.reshape(delta32.shape)
 
 
+def outlier_mask(delta32, density, gamma):
+    """Model Breadcrumbs (mergekit's magnitude_outliers): ascending by |x| (ties by index), drop the int(gamma·n)
+    largest and the smallest, keeping int(density·n). With int(gamma·n) = 0 the largest are kept (mergekit's slice
+    indices[bottom:-0] would keep nothing; fusellm follows the method there, see OutlierTrim)."""
+    n = delta32.size
+    keep, top = int(density * n), int(gamma * n)
+    bottom = n - keep - top
+    if bottom < 0:
+        top += bottom
+        bottom = 0
+    order = np.argsort(np.abs(delta32.ravel()), kind="stable")
+    mask = np.zeros(n)
+    mask[order[bottom:n - top]] = 1
+    return mask.reshape(delta32.shape)
+
+
+def sce(base, tensors, select_topk):
+    """FuseChat's SCE as mergekit's sce.py: select by variance, weights = mean of squares, erase minority signs."""
+    b32 = base.astype(np.float32)
+    tv = np.stack([(t.astype(np.float32) - b32).astype(np.float64) for t in tensors])
+    if select_topk < 1:
+        var = tv.var(axis=0).astype(np.float32).ravel()  # population variance, per entry across models
+        k = int(np.count_nonzero(var) * select_topk)
+        mask = np.zeros(var.size)
+        if k > 0:
+            order = np.argsort(-var, kind="stable")  # ties: lower index first
+            mask[order[:k]] = 1
+        tv = tv * mask.reshape(base.shape)
+    majority = np.where(tv.sum(axis=0) >= 0, 1.0, -1.0)
+    erase = (np.sign(tv) == majority).astype(np.float64)
+    w = np.array([np.mean(t ** 2) for t in tv])
+    w = np.full(len(tv), 1 / len(tv)) if abs(w.sum()) < 1e-6 else w / w.sum()
+    ew = w.reshape((-1,) + (1,) * base.ndim) * erase
+    return base.astype(np.float64) + (tv * ew).sum(axis=0) / np.maximum(ew.sum(axis=0), 1e-6)
+
+
+def model_stock(base, tensors):
+    """Model Stock as mergekit's model_stock.py (filter_wise off): one ratio per tensor from the mean pairwise cosine."""
+    w0 = base.astype(np.float64).ravel()
+    ws = [t.astype(np.float64).ravel() for t in tensors]
+    off = [w - w0 for w in ws]
+    cos = []
+    for i in range(len(off)):
+        for j in range(i + 1, len(off)):
+            c = off[i] @ off[j] / max(np.linalg.norm(off[i]) * np.linalg.norm(off[j]), 1e-6)
+            cos.append(np.clip(c, -1, 1))
+    c, n = np.mean(cos), len(ws)
+    t = n * c / (1 + (n - 1) * c)
+    return (t * np.mean(ws, axis=0) + (1 - t) * w0).reshape(base.shape)
+
+
 def task_vector_merge(name, base, models, spec):
     """models: list of (model_index, tensor, weight, density). spec: sparsify, consensus, normalize, lambda,
     rescale ('none' | 'density' | 'l1'), seed."""
@@ -108,6 +159,8 @@ def task_vector_merge(name, base, models, spec):
         if spec["sparsify"] and density < 1:
             if spec["sparsify"] == "magnitude":
                 mask = magnitude_mask(d32, density)
+            elif spec["sparsify"] == "outliers":
+                mask = outlier_mask(d32, density, spec["gamma"][index])
             else:
                 mask = drop_keep_mask(spec["seed"], index, name, d.size, density).reshape(d.shape)
             masked = d * mask
@@ -156,6 +209,8 @@ TASK_SPECS = {
     "ties": dict(sparsify="magnitude", consensus=True, normalize=True, rescale="none"),
     "dare_linear": dict(sparsify="random", consensus=False, normalize=False, rescale="density"),
     "dare_ties": dict(sparsify="random", consensus=True, normalize=False, rescale="density"),
+    "breadcrumbs": dict(sparsify="outliers", consensus=False, normalize=False, rescale="none"),
+    "breadcrumbs_ties": dict(sparsify="outliers", consensus=True, normalize=False, rescale="none"),
 }
 
 
@@ -197,6 +252,17 @@ CASES = {
     "dare_ties_rescale_l1": {"merge_method": "dare_ties", "base_model": "base", "seed": 7,
                              "models": [model("a", weight=1.0), model("b", weight=0.7), model("c", weight=0.9)],
                              "parameters": {"density": 0.5, "rescale": "l1", "normalize": True}},
+    "breadcrumbs": {"merge_method": "breadcrumbs", "base_model": "base",
+                    "models": [model("a", weight=1.0, density=0.7, gamma=0.1), model("b", weight=0.5, density=0.5),
+                               model("c", weight=0.8, density=0.9, gamma=0.05)],
+                    "parameters": {"gamma": 0.02}},
+    "breadcrumbs_ties": {"merge_method": "breadcrumbs_ties", "base_model": "base",
+                         "models": [model("a", weight=1.0), model("b", weight=-0.6), model("c", weight=0.7)],
+                         "parameters": {"density": 0.6, "gamma": 0.08, "normalize": True, "lambda": 1.3}},
+    "sce": {"merge_method": "sce", "base_model": "base", "models": [model("a"), model("b"), model("c")],
+            "parameters": {"select_topk": 0.4}},
+    "sce_all": {"merge_method": "sce", "base_model": "base", "models": [model("base"), model("a"), model("b")]},
+    "model_stock": {"merge_method": "model_stock", "base_model": "base", "models": [model("a"), model("b"), model("c")]},
 }
 
 
@@ -222,8 +288,8 @@ def resolve(case):
     glob = case.get("parameters", {})
     entries = []
     for index, entry in enumerate(case["models"]):
-        p = {**{k: v for k, v in glob.items() if k in ("weight", "density")}, **entry.get("parameters", {})}
-        entries.append((index, entry["model"], p.get("weight"), p.get("density", 1.0)))
+        p = {**{k: v for k, v in glob.items() if k in ("weight", "density", "gamma")}, **entry.get("parameters", {})}
+        entries.append((index, entry["model"], p.get("weight"), p.get("density", 1.0), p.get("gamma", 0.01)))
     return method, glob, entries
 
 
@@ -241,16 +307,21 @@ def reference(case, inputs, name):
     method, glob, entries = resolve(case)
     get = lambda m: inputs[f"{m}/{name}"]
     if method == "linear":
-        return linear([get(m) for _, m, _, _ in entries], [w for _, _, w, _ in entries], glob.get("normalize", True))
+        return linear([get(m) for _, m, _, _, _ in entries], [w for _, _, w, _, _ in entries], glob.get("normalize", True))
     if method == "slerp":
-        names = list(dict.fromkeys(([case["base_model"]] if "base_model" in case else []) + [m for _, m, _, _ in entries]))
+        names = list(dict.fromkeys(([case["base_model"]] if "base_model" in case else []) + [m for _, m, _, _, _ in entries]))
         assert len(names) == 2
         return slerp(glob["t"], get(names[0]), get(names[1]))
+    base = case["base_model"]
+    if method == "sce":
+        return sce(get(base), [get(m) for _, m, _, _, _ in entries if m != base], glob.get("select_topk", 1.0))
+    if method == "model_stock":
+        return model_stock(get(base), [get(m) for _, m, _, _, _ in entries if m != base])
     defaults = TASK_SPECS[method]
     spec = dict(defaults, normalize=glob.get("normalize", defaults["normalize"]), seed=case.get("seed", 0),
-                rescale=rescale_name(glob.get("rescale"), defaults["rescale"]), **{"lambda": glob.get("lambda", 1.0)})
-    base = case["base_model"]
-    models = [(i, get(m), w, d) for i, m, w, d in entries if m != base]
+                rescale=rescale_name(glob.get("rescale"), defaults["rescale"]), **{"lambda": glob.get("lambda", 1.0)},
+                gamma={i: g for i, _, _, _, g in entries})
+    models = [(i, get(m), w, d) for i, m, w, d, _ in entries if m != base]
     return task_vector_merge(name, get(base), models, spec)
 
 
@@ -284,6 +355,16 @@ def mergekit_value(case, inputs, name):
     from mergekit.merge_methods.slerp import slerp as mk_slerp
 
     method, glob, entries = resolve(case)
+    if method in ("sce", "model_stock"):
+        base = case["base_model"]
+        others = [m for _, m, _, _, _ in entries if m != base]
+        group = TensorGroup.from_tensors([torch.from_numpy(inputs[f"{m}/{name}"]) for m in [base] + others], base_index=0)
+        params = {"select_topk": glob.get("select_topk", 1.0), "int8_mask": False} if method == "sce" else {"filter_wise": False}
+        return registry.get(method).merge_group(group, **params).numpy()
+    gammas = {i: g for i, _, _, _, g in entries}
+    if method.startswith("breadcrumbs") and any(int(g * inputs[f"base/{name}"].size) == 0 for g in gammas.values()):
+        return None  # mergekit zeroes a tensor whose int(gamma·n) is 0 (see outlier_mask): not comparable there
+    entries = [e[:4] for e in entries]
     get = lambda m: torch.from_numpy(inputs[f"{m}/{name}"])
     if method == "linear":
         from mergekit.merge_methods.base import TensorBatch
@@ -313,6 +394,7 @@ def mergekit_value(case, inputs, name):
     params = {
         "weight": {k: w for k, (_, _, w, _) in zip(ids, models)},
         "density": {k: d for k, (_, _, _, d) in zip(ids, models)},
+        **({"gamma": {k: gammas[i] for k, (i, _, _, _) in zip(ids, models)}} if method.startswith("breadcrumbs") else {}),
         "normalize": glob.get("normalize", defaults["normalize"]),
         "rescale": rescale == "l1",
         "lambda": glob.get("lambda", 1.0),

@@ -9,11 +9,14 @@ public struct MergeRecipe: Sendable {
         public var path: String
         public var weight: Double?
         public var density: Double?
+        /// Breadcrumbs: the fraction of largest-magnitude entries dropped as outliers (mergekit's default 0.01).
+        public var gamma: Double?
 
-        public init(path: String, weight: Double? = nil, density: Double? = nil) {
+        public init(path: String, weight: Double? = nil, density: Double? = nil, gamma: Double? = nil) {
             self.path = path
             self.weight = weight
             self.density = density
+            self.gamma = gamma
         }
     }
 
@@ -28,6 +31,8 @@ public struct MergeRecipe: Sendable {
     public var lambda: Double?
     /// nil: the method's default (`MergeMethod.defaultRescale`).
     public var rescale: Rescale?
+    /// SCE: the fraction of entries (those with the largest variance across the task vectors) kept; 1 keeps all.
+    public var selectTopK: Double?
     /// Seeds DARE's drop masks (see `DropStream`).
     public var seed: UInt64
     /// dtype of the written weights.
@@ -87,11 +92,17 @@ public struct MergeRecipe: Sendable {
             if let d = m.density {
                 guard d > 0 && d <= 1 else { throw fail(label(i), "density must be in (0, 1], got \(d)") }
                 guard method.sparsification != nil else {
-                    throw fail(label(i), "density has no effect with \(name) (only ties, dare_ties and dare_linear sparsify)")
+                    throw fail(label(i), "density has no effect with \(name) (only ties, dare_*, breadcrumbs* sparsify)")
+                }
+            }
+            if let g = m.gamma {
+                guard g >= 0 && g < 1 else { throw fail(label(i), "gamma must be in [0, 1), got \(g)") }
+                guard method.sparsification == .magnitudeOutliers else {
+                    throw fail(label(i), "gamma is Breadcrumbs' outlier fraction: it has no effect with \(name)")
                 }
             }
             if m.weight != nil && !method.needsWeights {
-                throw fail(label(i), "weight has no effect with slerp (give parameters.t)")
+                throw fail(label(i), "weight has no effect with \(name)" + (method == .slerp ? " (give parameters.t)" : ""))
             }
         }
         if let lambda, !lambda.isFinite { throw fail("parameters.lambda", "must be a finite number") }
@@ -99,7 +110,14 @@ public struct MergeRecipe: Sendable {
             throw fail("parameters.lambda", "scales task vectors: it has no effect with \(name)")
         }
         if t != nil && method != .slerp { throw fail("parameters.t", "is SLERP's factor: it has no effect with \(name)") }
-        if normalize != nil && method == .slerp { throw fail("parameters.normalize", "has no effect with slerp") }
+        if normalize != nil && [.slerp, .sce, .modelStock].contains(method) {
+            throw fail("parameters.normalize", "has no effect with \(name)")
+        }
+        if lambda != nil && [.sce, .modelStock].contains(method) { throw fail("parameters.lambda", "has no effect with \(name)") }
+        if let k = selectTopK {
+            guard method == .sce else { throw fail("parameters.select_topk", "is SCE's selection fraction: it has no effect with \(name)") }
+            guard k > 0 && k <= 1 else { throw fail("parameters.select_topk", "must be in (0, 1], got \(k)") }
+        }
         if rescale != nil && method.sparsification == nil {
             throw fail("parameters.rescale", "applies to sparsified task vectors: it has no effect with \(name)")
         }
@@ -136,8 +154,11 @@ public struct MergeRecipe: Sendable {
             throw fail("base_model", "is required for \(name): task vectors are differences from the base model")
         }
         guard !taskModels.isEmpty else { throw fail("models", "lists only the base model: nothing to merge into it") }
-        for (i, _) in taskModels where models[i].weight == nil {
+        for (i, _) in taskModels where models[i].weight == nil && method.needsWeights {
             throw fail(label(i), "weight is required for \(name)")
+        }
+        if method == .modelStock && taskModels.count < 2 {
+            throw fail("models", "model_stock needs at least two models besides the base (it averages the angles between their task vectors)")
         }
     }
 }

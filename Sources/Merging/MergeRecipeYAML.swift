@@ -5,8 +5,8 @@ import Foundation
 /// so a typo or a mergekit feature we do not have is an error rather than silently ignored.
 extension MergeRecipe {
     static let topLevelKeys = ["merge_method", "base_model", "models", "parameters", "seed", "dtype"]
-    static let globalParameters = ["normalize", "t", "lambda", "rescale", "weight", "density"]
-    static let modelParameters = ["weight", "density"]
+    static let globalParameters = ["normalize", "t", "lambda", "rescale", "weight", "density", "gamma", "select_topk"]
+    static let modelParameters = ["weight", "density", "gamma"]
 
     public static func load(path: String) throws -> MergeRecipe {
         let text: String
@@ -42,6 +42,8 @@ extension MergeRecipe {
         recipe.rescale = try global["rescale"].map { try rescale($0, source: source) }
         let defaultWeight = try global["weight"].map { try number($0, item: "parameters.weight", source: source) }
         let defaultDensity = try global["density"].map { try number($0, item: "parameters.density", source: source) }
+        let defaultGamma = try global["gamma"].map { try number($0, item: "parameters.gamma", source: source) }
+        recipe.selectTopK = try global["select_topk"].map { try number($0, item: "parameters.select_topk", source: source) }
 
         guard let list = top["models"] else { throw fail("models", "missing: list the models to merge") }
         guard let entries = list as? [Any] else { throw fail("models", "must be a list of {model: PATH, parameters: {...}}") }
@@ -60,11 +62,13 @@ extension MergeRecipe {
                 let p = try mapping(map["parameters"], item: "\(item).parameters", allowed: modelParameters, source: source)
                 model.weight = try p["weight"].map { try number($0, item: "\(item).parameters.weight", source: source) }
                 model.density = try p["density"].map { try number($0, item: "\(item).parameters.density", source: source) }
+                model.gamma = try p["gamma"].map { try number($0, item: "\(item).parameters.gamma", source: source) }
             default:
                 throw fail(item, "must be a path or {model: PATH, parameters: {...}}")
             }
             model.weight = model.weight ?? defaultWeight
             model.density = model.density ?? defaultDensity
+            model.gamma = model.gamma ?? defaultGamma
             recipe.models.append(model)
         }
 

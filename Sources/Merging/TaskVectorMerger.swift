@@ -1,9 +1,11 @@
 import FuseTensor
 
-/// mergekit's generalized task arithmetic, which covers task_arithmetic, ties, dare_linear and dare_ties:
+/// mergekit's generalized task arithmetic, which covers task_arithmetic, ties, dare_linear, dare_ties, breadcrumbs
+/// and breadcrumbs_ties:
 ///
 ///     δᵢ = xᵢ − base                     (Float32, as mergekit forms them in the model's dtype)
-///     δᵢ ← sparsify(δᵢ, densityᵢ)         trim to the largest |δ| (ties) or drop at random (dare), then rescale
+///     δᵢ ← sparsify(δᵢ, densityᵢ)         trim to the largest |δ| (ties), drop at random (dare) or drop the
+///                                        outliers and the smallest (breadcrumbs), then rescale
 ///     τᵢ = wᵢ·δᵢ
 ///     sign election (ties, dare_ties):   s = sign(Σᵢ τᵢ) (0 counts as +);  mᵢ = [sign(τᵢ) = s]
 ///                                        merged = Σ mᵢτᵢ, divisor = Σ mᵢwᵢ (1 where 0)
@@ -18,12 +20,15 @@ public final class TaskVectorMerger: TensorMerger {
         public let density: Double
         /// The model's position in the recipe's `models` list: names its DARE stream.
         public let streamIndex: Int
+        /// Breadcrumbs' outlier fraction.
+        public let gamma: Double
 
-        public init(input: Int, weight: Double, density: Double, streamIndex: Int) {
+        public init(input: Int, weight: Double, density: Double, streamIndex: Int, gamma: Double = 0.01) {
             self.input = input
             self.weight = weight
             self.density = density
             self.streamIndex = streamIndex
+            self.gamma = gamma
         }
     }
 
@@ -67,6 +72,8 @@ public final class TaskVectorMerger: TensorMerger {
             MagnitudeTrim.apply(d, count: count, keep: MagnitudeTrim.keptCount(density: term.density, count: count))
         case .random:
             DropStream.drop(d, count: count, density: term.density, seed: seed, modelIndex: term.streamIndex, tensor: tensor)
+        case .magnitudeOutliers:
+            OutlierTrim.apply(d, count: count, density: term.density, gamma: term.gamma)
         }
         var scale = 1.0
         switch rescale {

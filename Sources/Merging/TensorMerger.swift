@@ -14,10 +14,16 @@ extension MergeRecipe {
             return LinearMerger(terms: models.map { (position[$0.path]!, $0.weight!) }, normalize: normalizes)
         case .slerp:
             return SlerpMerger(t: t!)  // inputs[0] is the base (or first) model: t = 0 gives it
+        case .sce:
+            return SCEMerger(base: position[baseModel!]!, models: taskModels.map { position[$0.model.path]! },
+                             selectTopK: selectTopK ?? 1)
+        case .modelStock:
+            return ModelStockMerger(base: position[baseModel!]!, models: taskModels.map { position[$0.model.path]! })
         default:
             let terms = taskModels.map { entry in
                 TaskVectorMerger.Term(input: position[entry.model.path]!, weight: entry.model.weight!,
-                                      density: entry.model.density ?? 1, streamIndex: entry.index)
+                                      density: entry.model.density ?? 1, streamIndex: entry.index,
+                                      gamma: entry.model.gamma ?? 0.01)
             }
             return TaskVectorMerger(method: method, base: position[baseModel!]!, terms: terms, normalize: normalizes,
                                     lambda: lambda ?? 1, rescale: rescaling, seed: seed)

@@ -49,7 +49,7 @@ final class MergeRecipeTests: XCTestCase {
     }
 
     func testUnknownMethod() {
-        assertError("merge_method: soup\nmodels: [a, b]", "merge_method", "unknown method soup", "linear, slerp, task_arithmetic, ties, dare_ties, dare_linear")
+        assertError("merge_method: soup\nmodels: [a, b]", "merge_method", "unknown method soup", "linear, slerp, task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties, sce, model_stock")
         assertError("models: [a, b]", "merge_method", "missing")
     }
 
@@ -78,6 +78,24 @@ final class MergeRecipeTests: XCTestCase {
         }
         assertError("merge_method: dare_ties\nbase_model: base\nmodels: [a]\nparameters: {weight: 1, density: 2}", "density must be in (0, 1]")
         assertError("merge_method: linear\nmodels: [{model: a, parameters: {weight: 1, density: 0.5}}]", "density has no effect with linear")
+    }
+
+    /// The successors' methods (issue 18): their own parameters, and what has no effect with them, are named.
+    func testBreadcrumbsSCEAndModelStockParameters() throws {
+        let crumbs = try parse("merge_method: breadcrumbs_ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 1, gamma: 0.1}}, b]\n"
+                               + "parameters: {weight: 0.5, density: 0.8, gamma: 0.02}")
+        XCTAssertEqual(crumbs.models.map(\.gamma), [0.1, 0.02])
+        XCTAssertFalse(crumbs.normalizes)
+        XCTAssertEqual(crumbs.rescaling, .none)
+        XCTAssertEqual(try parse("merge_method: sce\nbase_model: base\nmodels: [a, b]\nparameters: {select_topk: 0.3}").selectTopK, 0.3)
+        XCTAssertNoThrow(try parse("merge_method: model_stock\nbase_model: base\nmodels: [a, b]"))
+        assertError("merge_method: ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 1, gamma: 0.1}}]", "gamma", "no effect with ties")
+        assertError("merge_method: breadcrumbs\nbase_model: base\nmodels: [{model: a, parameters: {weight: 1, gamma: 1.5}}]", "gamma must be in [0, 1)")
+        assertError("merge_method: sce\nbase_model: base\nmodels: [{model: a, parameters: {weight: 1}}, b]", "weight has no effect with sce")
+        assertError("merge_method: sce\nbase_model: base\nmodels: [a, b]\nparameters: {select_topk: 0}", "select_topk", "(0, 1]")
+        assertError("merge_method: ties\nbase_model: base\nmodels: [a]\nparameters: {weight: 1, select_topk: 0.5}", "select_topk", "no effect with ties")
+        assertError("merge_method: model_stock\nbase_model: base\nmodels: [a]", "model_stock needs at least two models")
+        assertError("merge_method: model_stock\nbase_model: base\nmodels: [a, b]\nparameters: {lambda: 2}", "parameters.lambda", "no effect with model_stock")
     }
 
     func testOtherMistakesAreNamed() {
