@@ -18,6 +18,22 @@ public struct AblationArm: Equatable, Sendable {
     /// CLM-only continual training: no teachers at all.
     public var isCLMOnly: Bool { ["clm", "none"].contains(fusion.lowercased()) }
 
+    /// FuseChat's pairwise fuse-then-merge (`pairwise-METHOD`): one fused copy of the target per source (MinCE
+    /// between the target and that source), then the copies merged by METHOD (sce, ties, linear, …) from the target.
+    public var pairwiseMerge: String? {
+        let f = fusion.lowercased()
+        return f.hasPrefix("pairwise-") ? String(f.dropFirst("pairwise-".count)) : nil
+    }
+
+    /// The fused copy of a pairwise arm for one source: an ordinary MinCE arm of that source alone.
+    public func pairCopy(source: String) -> AblationArm {
+        var copy = self
+        copy.fusion = "mince"
+        copy.sources = [source]
+        copy.name = "\(name)-pair-\(source)"
+        return copy
+    }
+
     /// The settings as results.csv columns (empty where the arm does not use them).
     public var settings: [(String, String)] {
         if isCLMOnly { return [("fusion", "clm"), ("vocab_map", ""), ("lambda", "1"), ("top_k", ""), ("sources", ""), ("fusion_metric", "")] }
@@ -106,6 +122,16 @@ extension AblationConfig {
             guard ["ce", "bits-per-byte"].contains(arm.fusionMetric) else {
                 throw FormatError(file: source, item: arm.name, "fusion_metric \(arm.fusionMetric) is not ce or bits-per-byte")
             }
+            if let method = arm.pairwiseMerge {
+                let known = ["linear", "task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs", "breadcrumbs_ties",
+                             "sce", "model_stock"]
+                guard known.contains(method) else {
+                    throw FormatError(file: source, item: arm.name, "pairwise-\(method): the copies are merged by one of \(known.joined(separator: ", "))")
+                }
+                guard method != "model_stock" || arm.sources.count >= 2 else {
+                    throw FormatError(file: source, item: arm.name, "pairwise-model_stock needs at least two sources (it averages the angles between the copies)")
+                }
+            }
             guard !arm.sources.isEmpty || arm.fusion.lowercased().hasPrefix("single:") else {
                 throw FormatError(file: source, item: arm.name, "a fusion arm needs at least one source")
             }
@@ -134,6 +160,20 @@ extension AblationConfig {
         if resume { args.append("--resume") }
         return args
     }
+
+    /// The `fusellm merge` recipe of a pairwise arm: its fused copies merged from the target it started from, with
+    /// equal weights where the method takes weights (SCE and Model Stock weigh the copies themselves).
+    public func pairwiseRecipe(_ arm: AblationArm, copies: [String]) -> String {
+        let method = arm.pairwiseMerge ?? "sce"
+        let weighted = !["sce", "model_stock"].contains(method)
+        var lines = ["merge_method: \(method)", "base_model: \(Self.quoted(initFrom))", "models:"]
+        for copy in copies {
+            lines.append("  - model: \(Self.quoted(copy))" + (weighted ? "\n    parameters: {weight: \(1 / Double(copies.count))}" : ""))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func quoted(_ path: String) -> String { "\"" + path.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
 
     /// `single:NAME` names a source of this file; train knows teachers by their dump directory's name.
     func teacherSpec(_ fusion: String) -> String {

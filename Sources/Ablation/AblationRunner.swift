@@ -110,25 +110,46 @@ public final class AblationRunner {
     // MARK: runs
 
     private func train(_ arm: AblationArm, seed: UInt64, in dir: URL) throws -> RunResult {
-        let path = dir.path
-        let signature = config.trainArguments(arm, seed: seed, directory: "RUN", resume: false).joined(separator: " ")
-        try checkSignature(signature, in: dir)
         let began = Date()
-        let final = dir.appendingPathComponent("final/model.safetensors")
-        if !FileManager.default.fileExists(atPath: final.path) {
-            let resume = (try? FileManager.default.contentsOfDirectory(atPath: path))?.contains { $0.hasPrefix("checkpoint-") } ?? false
-            try commands.run(config.trainArguments(arm, seed: seed, directory: path, resume: resume))
+        let signature: String
+        var metrics = dir.appendingPathComponent("metrics.jsonl")
+        if arm.pairwiseMerge != nil {
+            // One fused copy per source (each resumable like any arm), then their merge into final/.
+            let copies = arm.sources.map { (arm.pairCopy(source: $0), dir.appendingPathComponent("pair-\($0)")) }
+            let recipe = config.pairwiseRecipe(arm, copies: copies.map { $0.1.appendingPathComponent("final").path })
+            signature = copies.map { config.trainArguments($0.0, seed: seed, directory: "RUN", resume: false).joined(separator: " ") }
+                .joined(separator: " | ") + " | " + config.pairwiseRecipe(arm, copies: arm.sources.map { "pair-\($0)/final" })
+            try checkSignature(signature, in: dir)
+            for (copy, copyDir) in copies { try trainOnce(copy, seed: seed, in: copyDir) }
+            if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("final/config.json").path) {
+                let recipeURL = dir.appendingPathComponent("merge.yaml")
+                try recipe.write(to: recipeURL, atomically: true, encoding: .utf8)
+                try commands.run(["merge", recipeURL.path, "--output", dir.appendingPathComponent("final").path])
+            }
+            metrics = copies[0].1.appendingPathComponent("metrics.jsonl")  // the first copy's curve stands for the arm's
+        } else {
+            signature = config.trainArguments(arm, seed: seed, directory: "RUN", resume: false).joined(separator: " ")
+            try checkSignature(signature, in: dir)
+            try trainOnce(arm, seed: seed, in: dir)
         }
         let evalURL = dir.appendingPathComponent("eval.json")
         try commands.run(config.evalArguments(models: [dir.appendingPathComponent("final").path], jsonOutput: evalURL.path))
         let e = try RunFiles.evaluation(evalURL)
-        let metrics = dir.appendingPathComponent("metrics.jsonl")
         let curve = try RunFiles.clmLossCurve(metrics)
         return RunResult(name: arm.name, kind: "trained", seed: seed, settings: Dictionary(uniqueKeysWithValues: arm.settings),
                          signature: signature, perplexity: e.perplexity, bitsPerByte: e.bitsPerByte, tokens: e.tokens,
                          domainPerplexity: e.domainPerplexity, domainBitsPerByte: e.domainBitsPerByte,
                          steps: curve.last.map { Int($0[0]) }, clmLossCurve: curve, seconds: Date().timeIntervalSince(began),
                          fusion: try FusionSummary.read(metrics: metrics))
+    }
+
+    /// Trains `arm` into `dir` unless its final/ is there, resuming from a checkpoint a killed run left.
+    private func trainOnce(_ arm: AblationArm, seed: UInt64, in dir: URL) throws {
+        let final = dir.appendingPathComponent("final/model.safetensors")
+        guard !FileManager.default.fileExists(atPath: final.path) else { return }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let resume = (try? FileManager.default.contentsOfDirectory(atPath: dir.path))?.contains { $0.hasPrefix("checkpoint-") } ?? false
+        try commands.run(config.trainArguments(arm, seed: seed, directory: dir.path, resume: resume))
     }
 
     private func evaluate(_ baseline: AblationConfig.Baseline, in dir: URL) throws -> RunResult {
@@ -164,6 +185,7 @@ public final class AblationRunner {
             let url = dir.appendingPathComponent(name)
             if AtomicFile.isLeftover(name) { try? FileManager.default.removeItem(at: url) }
             if name.hasPrefix("checkpoint-") { AtomicFile.removeDirectory(url) }
+            if name.hasPrefix("pair-") { pruneCheckpoints(in: url) }  // a pairwise arm's fused copies
         }
     }
 

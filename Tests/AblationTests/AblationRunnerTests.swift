@@ -109,6 +109,44 @@ final class AblationRunnerTests: XCTestCase {
         XCTAssertEqual(events.count, 11)
     }
 
+    /// FuseChat's pairwise fuse-then-merge: per seed, one fused copy per source (MinCE with that source alone),
+    /// then a merge of the copies from the target, evaluated as the arm; its copies resume and prune like arms.
+    func testPairwiseArmTrainsOneCopyPerSourceThenMergesThem() throws {
+        let out = temporaryDirectory("ablation-pairwise")
+        let fake = FakeCommands()
+        let config = try makeConfig(out, arms: "  - {name: clm, fusion: clm}\n  - {fusion: pairwise-sce}")
+        let runner = AblationRunner(config: config, commands: fake)
+        runner.log = { _ in }
+        let results = try runner.run()
+        let pairwise = results.filter { $0.name == "pairwise-sce" }
+        XCTAssertEqual(pairwise.count, 3)
+        let seed1 = out.appendingPathComponent("arms/pairwise-sce/seed-1")
+        let trains = fake.calls.filter { $0[0] == "train" && $0.contains { $0.hasPrefix(seed1.path) } }
+        XCTAssertEqual(trains.count, 2)
+        for (train, source) in zip(trains, ["a", "b"]) {
+            let text = train.joined(separator: " ")
+            XCTAssertTrue(text.contains("--output \(seed1.path)/pair-\(source)") && text.contains("--fusion mince")
+                          && text.contains("--teachers d/target d/\(source)"), text)
+        }
+        let merge = try XCTUnwrap(fake.calls.first { $0[0] == "merge" && $0.contains("\(seed1.path)/final") })
+        let recipe = try String(contentsOfFile: merge[1], encoding: .utf8)
+        XCTAssertTrue(recipe.contains("merge_method: sce") && recipe.contains("base_model: \"t\"")
+                      && recipe.contains("\(seed1.path)/pair-a/final") && recipe.contains("\(seed1.path)/pair-b/final"), recipe)
+        XCTAssertFalse(recipe.contains("weight"), "SCE weighs the copies itself")
+        XCTAssertTrue(fake.calls.contains { $0[0] == "eval" && $0.contains("\(seed1.path)/final") })
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: seed1.appendingPathComponent("pair-a").path)
+                        .filter { $0.hasPrefix("checkpoint-") }, [], "the copies' checkpoints are pruned")
+        // A restart redoes nothing.
+        let before = fake.calls.count
+        _ = try runner.run()
+        XCTAssertEqual(fake.calls.count, before, "finished runs are skipped")
+        // Unknown merge methods and model_stock over one source are refused when the file is read.
+        XCTAssertThrowsError(try makeConfig(out, arms: "  - {fusion: pairwise-soup}")) { XCTAssertTrue("\($0)".contains("pairwise-soup"), "\($0)") }
+        XCTAssertThrowsError(try makeConfig(out, arms: "  - {fusion: pairwise-model_stock, sources: [a]}")) {
+            XCTAssertTrue("\($0)".contains("at least two sources"), "\($0)")
+        }
+    }
+
     func testARestartSkipsFinishedRunsAndResumesAnInterruptedOne() throws {
         let out = temporaryDirectory("ablation-restart")
         let config = try makeConfig(out)
