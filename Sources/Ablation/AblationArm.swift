@@ -14,6 +14,8 @@ public struct AblationArm: Equatable, Sendable {
     public var sources: [String]
     /// How MinCE/AvgCE score a source: ce (the reference) or bits-per-byte.
     public var fusionMetric: String = "ce"
+    /// How source positions are paired with the target's: dtw (the reference) or offsets.
+    public var alignment: String = "dtw"
 
     /// CLM-only continual training: no teachers at all.
     public var isCLMOnly: Bool { ["clm", "none"].contains(fusion.lowercased()) }
@@ -36,9 +38,10 @@ public struct AblationArm: Equatable, Sendable {
 
     /// The settings as results.csv columns (empty where the arm does not use them).
     public var settings: [(String, String)] {
-        if isCLMOnly { return [("fusion", "clm"), ("vocab_map", ""), ("lambda", "1"), ("top_k", ""), ("sources", ""), ("fusion_metric", "")] }
+        if isCLMOnly { return [("fusion", "clm"), ("vocab_map", ""), ("lambda", "1"), ("top_k", ""), ("sources", ""), ("fusion_metric", ""), ("alignment", "")] }
         return [("fusion", fusion), ("vocab_map", vocabMap), ("lambda", Self.format(lambda)),
-                ("top_k", topK.map(String.init) ?? "all"), ("sources", sources.joined(separator: "+")), ("fusion_metric", fusionMetric)]
+                ("top_k", topK.map(String.init) ?? "all"), ("sources", sources.joined(separator: "+")), ("fusion_metric", fusionMetric),
+                ("alignment", alignment)]
     }
 
     static func format(_ x: Double) -> String {
@@ -47,13 +50,13 @@ public struct AblationArm: Equatable, Sendable {
 
     /// The tool's defaults: a name leaves out the settings that keep them, so adding a value to a grid
     /// dimension later names only the new arms differently and finished arms keep their runs.
-    static let defaultParts = ["vocab_map": "mined", "lambda": "l0.9", "top_k": "kall", "fusion_metric": "ce"]
+    static let defaultParts = ["vocab_map": "mined", "lambda": "l0.9", "top_k": "kall", "fusion_metric": "ce", "alignment": "dtw"]
 
     /// The fusion function, then each setting that differs from the defaults (and the sources when asked).
     func defaultName(showSources: Bool) -> String {
         if isCLMOnly { return "clm" }
         var parts = [namePart("fusion")]
-        for setting in ["vocab_map", "lambda", "top_k", "fusion_metric"] where namePart(setting) != Self.defaultParts[setting] {
+        for setting in ["vocab_map", "lambda", "top_k", "fusion_metric", "alignment"] where namePart(setting) != Self.defaultParts[setting] {
             parts.append(namePart(setting))
         }
         if showSources { parts.append(namePart("sources")) }
@@ -68,6 +71,7 @@ public struct AblationArm: Equatable, Sendable {
         case "top_k": return "k\(topK.map(String.init) ?? "all")"
         case "sources": return sources.joined(separator: "+")
         case "fusion_metric": return fusionMetric == "bits-per-byte" ? "bpb" : fusionMetric
+        case "alignment": return alignment
         default: return isCLMOnly ? "clm" : fusion.lowercased().replacingOccurrences(of: ":", with: "-")
         }
     }
@@ -83,8 +87,10 @@ extension AblationConfig {
                     for topK in grid.topK {
                         for sources in grid.sources {
                             for metric in grid.fusionMetric {
-                                arms.append(AblationArm(name: "", fusion: fusion, vocabMap: vocabMap, lambda: lambda,
-                                                        topK: topK, sources: sources, fusionMetric: metric))
+                                for alignment in grid.alignment {
+                                    arms.append(AblationArm(name: "", fusion: fusion, vocabMap: vocabMap, lambda: lambda,
+                                                            topK: topK, sources: sources, fusionMetric: metric, alignment: alignment))
+                                }
                             }
                         }
                     }
@@ -97,7 +103,8 @@ extension AblationConfig {
         arms = arms.filter { seen.insert($0.name).inserted }
 
         let defaults = AblationArm(name: "", fusion: grid.fusion[0], vocabMap: grid.vocabMap[0], lambda: grid.lambda[0],
-                                   topK: grid.topK[0], sources: grid.sources[0], fusionMetric: grid.fusionMetric[0])
+                                   topK: grid.topK[0], sources: grid.sources[0], fusionMetric: grid.fusionMetric[0],
+                                   alignment: grid.alignment[0])
         for spec in self.arms {
             var arm = defaults
             if let v = spec.fusion { arm.fusion = v }
@@ -106,6 +113,7 @@ extension AblationConfig {
             if let v = spec.topK { arm.topK = v }
             if let v = spec.sources { arm.sources = v }
             if let v = spec.fusionMetric { arm.fusionMetric = v }
+            if let v = spec.alignment { arm.alignment = v }
             arm.name = spec.name ?? arm.defaultName(showSources: arm.sources != grid.sources[0])
             arms.append(arm)
         }
@@ -132,6 +140,9 @@ extension AblationConfig {
                     throw FormatError(file: source, item: arm.name, "pairwise-model_stock needs at least two sources (it averages the angles between the copies)")
                 }
             }
+            guard ["dtw", "offsets"].contains(arm.alignment) else {
+                throw FormatError(file: source, item: arm.name, "alignment \(arm.alignment) is not dtw or offsets")
+            }
             guard !arm.sources.isEmpty || arm.fusion.lowercased().hasPrefix("single:") else {
                 throw FormatError(file: source, item: arm.name, "a fusion arm needs at least one source")
             }
@@ -155,6 +166,7 @@ extension AblationConfig {
             args += arm.sources.compactMap { dump(of: $0) }
             if let k = arm.topK { args += ["--top-k", String(k)] }
             if arm.fusionMetric != "ce" { args += ["--fusion-metric", arm.fusionMetric] }
+            if arm.alignment != "dtw" { args += ["--alignment", arm.alignment] }
             if let alignCache { args += ["--align-cache", alignCache] }
         }
         if resume { args.append("--resume") }

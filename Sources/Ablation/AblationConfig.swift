@@ -45,6 +45,7 @@ public struct AblationConfig {
         public var topK: [Int?] = [nil]
         public var sources: [[String]] = []
         public var fusionMetric: [String] = ["ce"]
+        public var alignment: [String] = ["dtw"]
     }
 
     public struct ArmSpec {
@@ -55,6 +56,7 @@ public struct AblationConfig {
         public var topK: Int?
         public var sources: [String]?
         public var fusionMetric: String?
+        public var alignment: String?
     }
 
     public enum Baseline {
@@ -74,12 +76,12 @@ public struct AblationConfig {
 
     static let topLevelKeys = ["output", "prepared", "init_from", "target_dump", "sources", "align_cache", "train", "eval",
                                "seeds", "grid", "arms", "baselines", "compare_to", "prune_checkpoints"]
-    static let gridKeys = ["fusion", "vocab_map", "lambda", "top_k", "sources", "fusion_metric"]
+    static let gridKeys = ["fusion", "vocab_map", "lambda", "top_k", "sources", "fusion_metric", "alignment"]
     static let armKeys = ["name"] + gridKeys
     static let evalKeys = ["data", "block_size", "text_field", "domain_field"]
     /// Options an arm sets itself; the shared `train:` block may not set them.
     static let armOwnedTrainOptions = ["init_from", "prepared", "output", "seed", "teachers", "fusion", "lambda", "vocab_map",
-                                       "top_k", "fusion_metric", "resume", "data", "align_cache", "config"]
+                                       "top_k", "fusion_metric", "alignment", "resume", "data", "align_cache", "config"]
 
     public static func load(path: String) throws -> AblationConfig {
         let text: String
@@ -149,6 +151,7 @@ public struct AblationConfig {
                 }
             }
             if let v = grid["fusion_metric"] { config.grid.fusionMetric = try reader.strings(v, item: "grid.fusion_metric") }
+            if let v = grid["alignment"] { config.grid.alignment = try reader.strings(v, item: "grid.alignment") }
             if let v = grid["sources"] {
                 config.grid.sources = try reader.list(v, item: "grid.sources").enumerated().map { i, set in
                     try reader.strings(set, item: "grid.sources[\(i)]")
@@ -156,7 +159,8 @@ public struct AblationConfig {
             }
             for (name, values) in [("fusion", config.grid.fusion.count), ("vocab_map", config.grid.vocabMap.count),
                                    ("lambda", config.grid.lambda.count), ("top_k", config.grid.topK.count),
-                                   ("fusion_metric", config.grid.fusionMetric.count)] where values == 0 {
+                                   ("fusion_metric", config.grid.fusionMetric.count),
+                                   ("alignment", config.grid.alignment.count)] where values == 0 {
                 throw reader.fail("grid.\(name)", "is empty")
             }
         }
@@ -172,7 +176,8 @@ public struct AblationConfig {
                 lambda: try arm["lambda"].map { try reader.number($0, item: "\(item).lambda") },
                 topK: try arm["top_k"].map { try reader.positiveInt($0, item: "\(item).top_k") },
                 sources: try arm["sources"].map { try reader.strings($0, item: "\(item).sources") },
-                fusionMetric: try arm["fusion_metric"].map { try reader.string($0, item: "\(item).fusion_metric") }))
+                fusionMetric: try arm["fusion_metric"].map { try reader.string($0, item: "\(item).fusion_metric") },
+                alignment: try arm["alignment"].map { try reader.string($0, item: "\(item).alignment") }))
         }
 
         for (i, value) in try reader.list(top["baselines"] ?? [Any](), item: "baselines").enumerated() {

@@ -42,7 +42,7 @@ public struct AblationReport {
 
     // MARK: CSV
 
-    static let settingColumns = ["fusion", "vocab_map", "lambda", "top_k", "sources", "fusion_metric"]
+    static let settingColumns = ["fusion", "vocab_map", "lambda", "top_k", "sources", "fusion_metric", "alignment"]
 
     public func csv() -> String {
         var header = ["name", "kind", "seed"] + Self.settingColumns + ["steps", "final_clm_loss", "perplexity", "bits_per_byte", "tokens"]
@@ -75,8 +75,8 @@ public struct AblationReport {
                 + "noise\" means it exceeds twice the standard error √(sd²/n + sd_ref²/n_ref). A model with another tokenizer "
                 + "has no Δ: compare bits per byte.\n\n"
         }
-        out += "| run | kind | fusion | vocab map | λ | k | sources | metric | n | final CLM loss | perplexity | Δ | beyond noise | bits/byte |\n"
-        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        out += "| run | kind | fusion | vocab map | λ | k | sources | metric | alignment | n | final CLM loss | perplexity | Δ | beyond noise | bits/byte |\n"
+        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         let refRuns = referenceRuns
         let ref = refRuns.map { perplexity($0) }
         for g in groups {

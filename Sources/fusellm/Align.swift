@@ -9,7 +9,7 @@ import Llama
 struct Align: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Token alignment between a source's and the target's tokenizers.",
-        subcommands: [AlignVocab.self])
+        subcommands: [AlignVocab.self, AlignCompare.self])
 }
 
 struct AlignVocab: ParsableCommand {

@@ -41,6 +41,9 @@ struct Train: ParsableCommand {
     @Option(help: "How MinCE/AvgCE score a source on a block: ce (nats per source token, the reference) or bits-per-byte (the same bytes for every source).")
     var fusionMetric: String = "ce"
 
+    @Option(help: "How a source's positions are paired with the target's: dtw (edit-distance DTW, the reference) or offsets (coinciding byte spans).")
+    var alignment: String = "dtw"
+
     @Option(help: "Directory caching vocabulary maps (default: alignment-cache/ next to --prepared).")
     var alignCache: String?
 
@@ -107,7 +110,8 @@ struct Train: ParsableCommand {
         if !teachers.isEmpty {
             config.fusionLambda = lambda
             config.fusion = "\(fusion) vocab-map=\(vocabMap) one-hot=\(oneHot)\(topK.map { " top-k=\($0)" } ?? "")"
-                + "\(fusionMetric == FusionMetric.ce.rawValue ? "" : " metric=\(fusionMetric)") teachers=\(teachers.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ","))"
+                + "\(fusionMetric == FusionMetric.ce.rawValue ? "" : " metric=\(fusionMetric)")"
+                + "\(alignment == AlignmentMethod.dtw.rawValue ? "" : " alignment=\(alignment)") teachers=\(teachers.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ","))"
         }
         try config.validate()
 
@@ -133,17 +137,19 @@ struct Train: ParsableCommand {
                 guard let method = VocabularyMethod(name: vocabMap) else { throw ValidationError("--vocab-map must be mined or em") }
                 guard let placement = OneHotPlacement(rawValue: oneHot) else { throw ValidationError("--one-hot must be next or current") }
                 guard let metric = FusionMetric(rawValue: fusionMetric) else { throw ValidationError("--fusion-metric must be ce or bits-per-byte") }
+                guard let pairing = AlignmentMethod(rawValue: alignment) else { throw ValidationError("--alignment must be dtw or offsets") }
                 let cache = alignCache.map { URL(fileURLWithPath: $0) }
                     ?? URL(fileURLWithPath: prepared).deletingLastPathComponent().appendingPathComponent("alignment-cache")
                 fusionSetup = try FusionSetup.make(prepared: corpus, target: target, teachers: teachers,
                                                    fusion: try FusionFunctions.make(fusion), method: method,
-                                                   oneHot: placement, cache: cache, topK: topK, metric: metric)
+                                                   oneHot: placement, cache: cache, topK: topK, metric: metric, alignment: pairing)
             }
         } else {
             guard !data.isEmpty else { throw ValidationError("give --data FILES or --prepared DIR") }
             guard teachers.isEmpty else { throw ValidationError("--teachers needs --prepared (the blocks the dumps were made from)") }
             guard topK == nil else { throw ValidationError("--top-k is for fused training (--prepared with --teachers)") }
             guard fusionMetric == FusionMetric.ce.rawValue else { throw ValidationError("--fusion-metric is for fused training (--prepared with --teachers)") }
+            guard alignment == AlignmentMethod.dtw.rawValue else { throw ValidationError("--alignment is for fused training (--prepared with --teachers)") }
             let wanted = Set(domain)
             let documents = try Corpus(paths: data, textField: textField, domainField: wanted.isEmpty ? nil : domainField)
                 .documents().collect().filter { wanted.isEmpty || wanted.contains($0.domain ?? "") }.map(\.text)

@@ -80,6 +80,11 @@ final class AblationConfigTests: XCTestCase {
         XCTAssertTrue(args.contains("--fusion-metric bits-per-byte"), args)
         XCTAssertFalse(c.trainArguments(arms[0], seed: 1, directory: "d", resume: false).contains("--fusion-metric"))
         XCTAssertEqual(arms[1].settings.first { $0.0 == "fusion_metric" }?.1, "bits-per-byte")
+        let aligned = try config(base.replacingOccurrences(of: "lambda: [0.9]", with: "lambda: [0.9]\n  alignment: [dtw, offsets]"))
+        let alignedArms = try aligned.expandArms()
+        XCTAssertEqual(Array(alignedArms.map(\.name).prefix(2)), ["mince", "mince-offsets"])
+        XCTAssertTrue(aligned.trainArguments(alignedArms[1], seed: 1, directory: "d", resume: false).joined(separator: " ")
+                        .contains("--alignment offsets"))
         XCTAssertThrowsError(try config(base.replacingOccurrences(of: "lambda: [0.9]", with: "lambda: [0.9]\n  fusion_metric: [bits]"))) {
             XCTAssertTrue("\($0)".contains("fusion_metric bits"), "\($0)")
         }

@@ -88,7 +88,7 @@ final class AblationRunnerTests: XCTestCase {
 
         let csv = try String(contentsOf: out.appendingPathComponent("results.csv"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(csv.count, 1 + 11)
-        XCTAssertTrue(csv[0].hasPrefix("name,kind,seed,fusion,vocab_map,lambda,top_k,sources,fusion_metric,steps,final_clm_loss,perplexity"))
+        XCTAssertTrue(csv[0].hasPrefix("name,kind,seed,fusion,vocab_map,lambda,top_k,sources,fusion_metric,alignment,steps,final_clm_loss,perplexity"))
         XCTAssertTrue(csv[0].hasSuffix("perplexity:code,perplexity:prose"))
         let md = try String(contentsOf: out.appendingPathComponent("results.md"), encoding: .utf8)
         for name in ["| mince |", "| avgce |", "| clm |", "| ens |", "| merged |", "## Perplexity per domain", "**clm**"] {

@@ -10,8 +10,9 @@ public enum OneHotPlacement: String, Sendable, CaseIterable {
     case currentToken = "current"
 }
 
-/// Puts a source's dumped distributions onto the target's tokens of the same text: DTW pairs the positions,
-/// the vocabulary map renames the ids. Rules (docs/alignment.md), per target row t:
+/// Puts a source's dumped distributions onto the target's tokens of the same text: DTW (or, with `.offsets`, the
+/// tokens' byte spans: `OffsetAlignment`) pairs the positions, the vocabulary map renames the ids. Rules
+/// (docs/alignment.md), per target row t:
 ///
 /// - t is paired with exactly one source position s, and the two tokens match (the map sends source token s to
 ///   target token t, or their normalised units are equal; at t = 0 a leading space on either side is ignored):
@@ -28,11 +29,12 @@ public struct CrossTokenizerAligner: TextAligner {
     public let target: NormalizedVocabulary
     public let map: VocabularyMap
     public let oneHot: OneHotPlacement
+    public let method: AlignmentMethod
     public let distance: TokenDistance
 
     /// `map` must have been made for these two vocabularies (`VocabularyMapCache.loadOrBuild` checks a cached one).
     public init(source: NormalizedVocabulary, target: NormalizedVocabulary, map: VocabularyMap,
-                oneHot: OneHotPlacement = .nextToken) {
+                oneHot: OneHotPlacement = .nextToken, method: AlignmentMethod = .dtw) {
         precondition(map.sourceFingerprint == source.fingerprint && map.targetFingerprint == target.fingerprint
                      && map.sourceCount == source.count && map.targetCount == target.count,
                      "the vocabulary map (\(map.sourceFingerprint) → \(map.targetFingerprint)) was made for other tokenizers "
@@ -41,6 +43,7 @@ public struct CrossTokenizerAligner: TextAligner {
         self.target = target
         self.map = map
         self.oneHot = oneHot
+        self.method = method
         distance = TokenDistance(source: source, target: target)
     }
 
@@ -50,9 +53,16 @@ public struct CrossTokenizerAligner: TextAligner {
             return AlignedDistributions(positions: targetTokens.count, width: teacher.k, ids: teacher.topIDs,
                                         logits: teacher.topLogProbs)
         }
-        let alignment = SequenceAlignment.compute(sourceTokens: teacher.tokens, targetTokens: targetTokens,
-                                                  distance: distance)
-        return transform(teacher, targetTokens: targetTokens, alignment: alignment)
+        return transform(teacher, targetTokens: targetTokens, alignment: pairing(teacher.tokens, targetTokens))
+    }
+
+    /// The positions' pairing by the chosen method (DTW where the byte spans of a text do not add up).
+    public func pairing(_ sourceTokens: [Int32], _ targetTokens: [Int32]) -> SequenceAlignment {
+        if method == .offsets, let exact = OffsetAlignment.compute(sourceTokens: sourceTokens, targetTokens: targetTokens,
+                                                                   source: source, target: target) {
+            return exact
+        }
+        return SequenceAlignment.compute(sourceTokens: sourceTokens, targetTokens: targetTokens, distance: distance)
     }
 
     /// The rows of `teacher` on `targetTokens` given their DTW alignment.

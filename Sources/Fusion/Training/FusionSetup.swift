@@ -12,7 +12,7 @@ public struct FusionSetup {
 
     public static func make(prepared: PreparedCorpus, target: BPETokenizer, teachers: [String], fusion: any FusionFunction,
                      method: VocabularyMethod, oneHot: OneHotPlacement, cache: URL?,
-                            topK: Int? = nil, metric: FusionMetric = .ce) throws -> FusionSetup {
+                            topK: Int? = nil, metric: FusionMetric = .ce, alignment: AlignmentMethod = .dtw) throws -> FusionSetup {
         try prepared.checkTarget(target)
         guard prepared.blockCount > 0 else {
             throw FormatError(url: prepared.directory, "holds no complete block: nothing to train on")
@@ -46,7 +46,8 @@ public struct FusionSetup {
                 FileHandle.standardError.write(Data(String(
                     format: "%@: %@ vocabulary map %@ (%d exact, %d by edit distance, %.1f s)\n", name, method.rawValue,
                     cached ? "from cache" : "built", map.exactCount, map.minEDCount, Date().timeIntervalSince(started)).utf8))
-                aligner = CrossTokenizerAligner(source: sourceVocabulary, target: targetVocabulary, map: map, oneHot: oneHot)
+                aligner = CrossTokenizerAligner(source: sourceVocabulary, target: targetVocabulary, map: map, oneHot: oneHot,
+                                                method: alignment)
             }
             sources.append(.init(name: name, dump: dump, aligner: aligner))
         }
