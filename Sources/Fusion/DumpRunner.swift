@@ -197,10 +197,14 @@ public final class DumpRunner {
         // ce = mean over positions with a next token of logZ − logit(next): CrossEntropy.loss's terms, without its
         // second pass of exponentials over the vocabulary.
         var ceSum = 0.0
-        for t in 0..<(n - 1) { ceSum += Double(summary.logZ[t] - summary.targetLogits[t]) }
+        var tokenCE = [Float](repeating: 0, count: n)
+        for t in 0..<(n - 1) {
+            tokenCE[t] = summary.logZ[t] - summary.targetLogits[t]
+            ceSum += Double(tokenCE[t])
+        }
         let ids = summary.topIDs, logProbs = summary.topLogProbs
         return TeacherText(textID: id, tokens: tokens, k: k, topIDs: ids, topLogProbs: logProbs,
-                            ceSum: ceSum, ceCount: n - 1)
+                            ceSum: ceSum, ceCount: n - 1, tokenCE: tokenCE)
     }
 
     /// Temporary files of this part's shards left by a killed run (other parts' writers may share the directory).

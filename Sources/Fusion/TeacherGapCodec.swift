@@ -14,6 +14,7 @@ import Foundation
 ///     3 large gaps: those varints
 ///     4 … 4 + idBytes − 1: the ids, rank-major, as byte planes (least significant first) of id + 1, where 0 stands for
 ///       "the source's next token" (the most frequent top-1)
+///     4 + idBytes (when the text keeps it): each position's cross-entropy on its next token, round(ce · 2⁹) (varints)
 ///
 /// Measured on SmolLM2's dump of the sample (docs/performance.md): 2.72 bytes per entry at k = 10 and 2.49 at
 /// k = 128, against 3.18 / 2.86 for the `q16` record, and decoding needs no per-position sort.
@@ -71,6 +72,11 @@ enum TeacherGapCodec {
         let idBytes = largest < 1 << 8 ? 1 : largest < 1 << 16 ? 2 : largest < 1 << 24 ? 3 : 4
         var streams = [tokens, top, gaps, large]
         for plane in 0..<idBytes { streams.append(codes.map { UInt8(truncatingIfNeeded: $0 >> (8 * plane)) }) }
+        if let tokenCE = b.tokenCE {
+            var ce: [UInt8] = []
+            for v in tokenCE { Varint.append(UInt64(quantised(-v)), to: &ce) }  // ce ≥ 0 is a −log p
+            streams.append(ce)
+        }
 
         var out = Data(magic)
         for v in [b.textID, n, k, b.ceCount, idBytes, streams.count] { Varint.append(UInt64(v), to: &out) }
@@ -87,7 +93,7 @@ enum TeacherGapCodec {
             guard try r.bytes(4).elementsEqual(magic) else { throw r.fail("not a qgap text record (bad magic)") }
             let (textID, n, k, ceCount, idBytes, streamCount) = (try r.count(), try r.count(), try r.count(), try r.count(),
                                                                  try r.count(), try r.count())
-            guard k > 0, k <= 1 << 16, n <= 1 << 24, (1...4).contains(idBytes), streamCount == 4 + idBytes else {
+            guard k > 0, k <= 1 << 16, n <= 1 << 24, (1...4).contains(idBytes), [4, 5].contains(streamCount - idBytes) else {
                 throw r.fail("implausible text record shape n=\(n) k=\(k) id bytes=\(idBytes) streams=\(streamCount)")
             }
             let ceSum = Double(bitPattern: UInt64(littleEndian: try r.bytes(8).loadUnaligned(as: UInt64.self)))
@@ -153,7 +159,19 @@ enum TeacherGapCodec {
             }
         }
         let topLogProbs = q.map { -Float($0) / stepsPerNat }
+        var tokenCE: [Float]?
+        if plain.count == 5 + idBytes {
+            var ce = [Float](repeating: 0, count: n)
+            try reader(4 + idBytes) { r in
+                for p in 0..<n {
+                    let v = try r.varint()
+                    guard v <= UInt64(quantised(floor)) else { throw r.fail("token ce out of range") }
+                    ce[p] = Float(v) / stepsPerNat
+                }
+            }
+            tokenCE = ce
+        }
         return TeacherText(textID: record.textID, tokens: tokens, k: k, topIDs: topIDs, topLogProbs: topLogProbs,
-                           ceSum: record.ceSum, ceCount: record.ceCount)
+                           ceSum: record.ceSum, ceCount: record.ceCount, tokenCE: tokenCE)
     }
 }

@@ -15,9 +15,15 @@ public struct TeacherText: Equatable, Sendable {
     public let ceSum: Double
     public let ceCount: Int
     public var ce: Double { ceCount > 0 ? ceSum / Double(ceCount) : 0 }
+    /// [tokens.count] or nil: per position, −log p(next token) (0 at the last position, which has no next token in
+    /// the text). Kept by qgap dumps; token-level MinCE needs it.
+    public var tokenCE: [Float]?
 
-    public init(textID: Int, tokens: [Int32], k: Int, topIDs: [Int32], topLogProbs: [Float], ceSum: Double, ceCount: Int) {
+    public init(textID: Int, tokens: [Int32], k: Int, topIDs: [Int32], topLogProbs: [Float], ceSum: Double, ceCount: Int,
+                tokenCE: [Float]? = nil) {
         precondition(topIDs.count == tokens.count * k && topLogProbs.count == topIDs.count)
+        precondition(tokenCE == nil || tokenCE!.count == tokens.count)
+        self.tokenCE = tokenCE
         self.textID = textID
         self.tokens = tokens
         self.k = k
@@ -38,7 +44,8 @@ public struct TeacherText: Equatable, Sendable {
             ids += topIDs[(p * k)..<(p * k + n)]
             values += topLogProbs[(p * k)..<(p * k + n)]
         }
-        return TeacherText(textID: textID, tokens: tokens, k: n, topIDs: ids, topLogProbs: values, ceSum: ceSum, ceCount: ceCount)
+        return TeacherText(textID: textID, tokens: tokens, k: n, topIDs: ids, topLogProbs: values, ceSum: ceSum, ceCount: ceCount,
+                           tokenCE: tokenCE)
     }
 }
 

@@ -70,19 +70,19 @@ final class AlignSequenceTests: XCTestCase {
                                    ceSum: 1, ceCount: 4)
         let em = try aligner(.exact).align(teacher, targetTokens: [1, 2, 3])
         // t0: " cat" has no exact match (dropped), " cats" and " the" do; t1 and t2 are one-hot rows.
-        XCTAssertEqual(em.provenance, [RowProvenance(taken: true, exact: 2, dropped: 1), RowProvenance(taken: false),
+        XCTAssertEqual(em.provenance, [RowProvenance(taken: true, exact: 2, dropped: 1, sourceRow: 0), RowProvenance(taken: false),
                                        RowProvenance(taken: false)])
         let mined = try aligner(.minED).align(teacher, targetTokens: [1, 2, 3])
         // t0: " cat" → " cats" by edit distance, then " cats" itself repeats that id (dropped), " the" exact;
         // t1 takes source row 1: "s" and " sat" exact, " cat" by edit distance.
-        XCTAssertEqual(mined.provenance, [RowProvenance(taken: true, exact: 1, edited: 1, dropped: 1),
-                                          RowProvenance(taken: true, exact: 2, edited: 1), RowProvenance(taken: false)])
+        XCTAssertEqual(mined.provenance, [RowProvenance(taken: true, exact: 1, edited: 1, dropped: 1, sourceRow: 0),
+                                          RowProvenance(taken: true, exact: 2, edited: 1, sourceRow: 1), RowProvenance(taken: false)])
         // Slices and joins carry the rows' provenance with them.
         XCTAssertEqual(AlignedDistributions.concatenate([mined.slice(1..<3), em.slice(0..<1)]).provenance,
                        [mined.provenance[1], mined.provenance[2], em.provenance[0]])
         // The target's own rows: every row taken, every entry an exact match.
         let own = try IdentityAligner().align(teacher, targetTokens: teacher.tokens)
-        XCTAssertEqual(own.provenance, [RowProvenance](repeating: RowProvenance(taken: true, exact: 3), count: 4))
+        XCTAssertEqual(own.provenance, (0..<4).map { RowProvenance(taken: true, exact: 3, sourceRow: $0) })
     }
 
     func testEOSMapsToEOS() throws {

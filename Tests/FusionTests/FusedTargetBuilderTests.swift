@@ -28,9 +28,10 @@ final class FusedTargetBuilderTests: XCTestCase {
     }
 
     /// A dump whose row t of text i puts logit 0 on token `base + 100·i + t` and −1 on the next id.
-    func writeDump(_ dir: URL, layout: Layout, base: Int32, ce: [Double], positionsScored: [Int]? = nil) throws {
+    func writeDump(_ dir: URL, layout: Layout, base: Int32, ce: [Double], positionsScored: [Int]? = nil,
+                   encoding: ValueEncoding = .f32) throws {
         let m = TeacherManifest(source: "s\(base)", tokenizerFingerprint: "tok", blocksFingerprint: "blocks", k: 2,
-                                valueEncoding: .f32, blockCount: layout.textCount, blocksPerShard: 2)
+                                valueEncoding: encoding, blockCount: layout.textCount, blocksPerShard: 2)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for s in 0..<m.shardCount {
             let blocks = m.blockRange(ofShard: s).map { i -> TeacherText in
@@ -43,9 +44,10 @@ final class FusedTargetBuilderTests: XCTestCase {
                 return TeacherText(textID: i, tokens: tokens, k: 2, topIDs: ids,
                                     topLogProbs: tokens.indices.flatMap { _ in [Float(0), -1] },
                                     ceSum: ce[i] * Double(positionsScored?[i] ?? tokens.count),
-                                    ceCount: positionsScored?[i] ?? tokens.count)
+                                    ceCount: positionsScored?[i] ?? tokens.count,
+                                    tokenCE: tokens.indices.map { Float(ce[i]) + Float($0) / 8 })
             }
-            try TeacherShard.write(blocks, encoding: .f32, to: dir.appendingPathComponent(TeacherManifest.shardFileName(s)))
+            try TeacherShard.write(blocks, encoding: encoding, to: dir.appendingPathComponent(TeacherManifest.shardFileName(s)))
         }
         try TeacherDump.finishPart(m, directory: dir, part: 0, of: 1)
     }
@@ -78,6 +80,23 @@ final class FusedTargetBuilderTests: XCTestCase {
         // Per token other looks better (1.5 < 2); per byte its 15 nats over text 1 lose to the target's 14.
         XCTAssertEqual(try MinCEFusion().weights(perToken.signals(block: 2)), [0, 1])
         XCTAssertEqual(try MinCEFusion().weights(perByte.signals(block: 2)), [1, 0])
+    }
+
+    /// A qgap dump's per-token ce reaches each taken row (token-level MinCE's input); other encodings keep none.
+    func testRowsCarryTheirSourcesPerTokenCE() throws {
+        let layout = Layout()
+        let dir = temporaryDirectory("ft-token-ce")
+        try writeDump(dir, layout: layout, base: 1000, ce: [1, 3, 2.5], encoding: .qgap)
+        let builder = try FusedTargetBuilder(layout: layout, sources: [
+            .init(name: "target", dump: TeacherDumpReader(directory: dir), aligner: IdentityAligner()),
+        ], fusion: TokenMinCEFusion())
+        // Block 1 = text 0 position 4 + text 1 positions 0..<3.
+        let rowCE = try builder.signals(block: 1)[0].distributions.rowCE
+        let expected: [Float] = [1 + 4.0 / 8, 3, 3 + 1.0 / 8, 3 + 2.0 / 8]
+        XCTAssertEqual(rowCE.count, 4)
+        for (a, b) in zip(rowCE, expected) { XCTAssertEqual(a, b, accuracy: 1e-3) }
+        XCTAssertEqual(try makeBuilder(ce: [1, 1, 1], fusion: MinCEFusion()).signals(block: 1)[0].distributions.rowCE, [],
+                       "an f32 dump keeps no per-token ce")
     }
 
     func testTopKKeepsEachRowsMostLikelyTokensAndRefusesMoreThanTheDump() throws {

@@ -63,6 +63,18 @@ final class TeacherGapCodecTests: XCTestCase {
         }
     }
 
+    /// Each position's ce (token-level MinCE's input) travels in its own stream, within the same 2⁻¹⁰; texts without
+    /// it (older dumps, other encodings) decode to nil.
+    func testTokenCERoundTrips() throws {
+        let plain = text(n: 30, k: 10, vocab: 49_152, seed: 9)
+        XCTAssertNil(try TeacherGapCodec.decode(try TeacherGapCodec.encode(plain), file: "t", item: "t").tokenCE)
+        let ce = (0..<30).map { Float($0 % 7) * 1.37 + 0.0011 * Float($0) }
+        let withCE = TeacherText(textID: 9, tokens: plain.tokens, k: 10, topIDs: plain.topIDs, topLogProbs: plain.topLogProbs,
+                                 ceSum: plain.ceSum, ceCount: plain.ceCount, tokenCE: ce)
+        let decoded = try XCTUnwrap(try TeacherGapCodec.decode(try TeacherGapCodec.encode(withCE), file: "t", item: "t").tokenCE)
+        for (a, b) in zip(decoded, ce) { XCTAssertLessThanOrEqual(abs(a - b), ValueEncoding.qgap.maxError) }
+    }
+
     func testTheStatedErrorIsBelowOneThousandth() {
         XCTAssertLessThanOrEqual(ValueEncoding.qgap.maxError, 1e-3)
         // Every step boundary case: x·512 ± ½ rounds to the nearest step.

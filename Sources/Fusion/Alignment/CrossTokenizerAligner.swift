@@ -90,7 +90,8 @@ public struct CrossTokenizerAligner: TextAligner {
                     filled += 1
                     if map.distances[Int(id)] > 0 { edited += 1 }
                 }
-                provenance[t] = RowProvenance(taken: true, exact: filled - edited, edited: edited, dropped: k - filled)
+                provenance[t] = RowProvenance(taken: true, exact: filled - edited, edited: edited, dropped: k - filled,
+                                              sourceRow: sources.lowerBound)
             } else {
                 switch oneHot {
                 case .currentToken: ids[out] = targetTokens[t]

@@ -46,12 +46,13 @@ public struct NoFusion: FusionFunction {
 }
 
 public enum FusionFunctions {
-    public static let names = ["mince", "avgce", "none", "single:NAME"]
+    public static let names = ["mince", "mince-token", "avgce", "none", "single:NAME"]
 
     /// "mince", "avgce", "none", or "single:NAME" (distil the teacher called NAME).
     public static func make(_ spec: String) throws -> any FusionFunction {
         switch spec.lowercased() {
         case "mince", "min-ce", "minimum-ce": return MinCEFusion()
+        case "mince-token": return TokenMinCEFusion()
         case "avgce", "avg-ce", "average-ce": return AvgCEFusion()
         case "none", "clm": return NoFusion()
         default:

@@ -113,7 +113,10 @@ public final class FusedTargetBuilder: @unchecked Sendable {
         guard teacher.topLogProbs.allSatisfy({ !$0.isNaN }) else {
             throw FusionError("\(sources[s].name) (\(sources[s].dump.directory.path)): text \(text) holds NaN log-probabilities")
         }
-        let aligned = try sources[s].aligner.align(teacher, targetTokens: layout.targetTokens(ofText: text))
+        var aligned = try sources[s].aligner.align(teacher, targetTokens: layout.targetTokens(ofText: text))
+        if let tokenCE = teacher.tokenCE {  // each taken row's ce on the source token it came from
+            aligned.rowCE = aligned.provenance.map { p in p.taken && p.sourceRow >= 0 ? tokenCE[Int(p.sourceRow)] : .nan }
+        }
         let score = metric.score(ceSum: teacher.ceSum, ceCount: teacher.ceCount,
                                  bytes: metric == .ce ? 0 : try layout.byteCount(ofText: text))
         let value = (aligned, ce: score)
