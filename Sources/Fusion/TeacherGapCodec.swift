@@ -14,7 +14,8 @@ import Foundation
 ///     3 large gaps: those varints
 ///     4 … 4 + idBytes − 1: the ids, rank-major, as byte planes (least significant first) of id + 1, where 0 stands for
 ///       "the source's next token" (the most frequent top-1)
-///     4 + idBytes (when the text keeps it): each position's cross-entropy on its next token, round(ce · 2⁹) (varints)
+///     4 + idBytes (when the text keeps it): each position's cross-entropy on its next token, round(ce · 2⁹) (varints),
+///       only for the positions whose next token is not among their entries (elsewhere it is that entry's −log p)
 ///
 /// Measured on SmolLM2's dump of the sample (docs/performance.md): 2.72 bytes per entry at k = 10 and 2.49 at
 /// k = 128, against 3.18 / 2.86 for the `q16` record, and decoding needs no per-position sort.
@@ -73,8 +74,11 @@ enum TeacherGapCodec {
         var streams = [tokens, top, gaps, large]
         for plane in 0..<idBytes { streams.append(codes.map { UInt8(truncatingIfNeeded: $0 >> (8 * plane)) }) }
         if let tokenCE = b.tokenCE {
+            // Where the next token is among the kept entries its −log p is already there: only the others are stored.
             var ce: [UInt8] = []
-            for v in tokenCE { Varint.append(UInt64(quantised(-v)), to: &ce) }  // ce ≥ 0 is a −log p
+            for p in 0..<n where !Self.keepsNextToken(p, ids, b.tokens, k) {
+                Varint.append(UInt64(quantised(-tokenCE[p])), to: &ce)  // ce ≥ 0 is a −log p
+            }
             streams.append(ce)
         }
 
@@ -85,6 +89,16 @@ enum TeacherGapCodec {
         for c in compressed { Varint.append(UInt64(c.count), to: &out) }
         for c in compressed { out.append(c) }
         return out
+    }
+
+    /// Which entry of position p is the text's next token, if it was kept.
+    static func nextTokenEntry(_ p: Int, _ ids: [Int32], _ tokens: [Int32], _ k: Int) -> Int? {
+        guard p + 1 < tokens.count else { return nil }
+        return (0..<k).first { ids[p * k + $0] == tokens[p + 1] }
+    }
+
+    static func keepsNextToken(_ p: Int, _ ids: [Int32], _ tokens: [Int32], _ k: Int) -> Bool {
+        nextTokenEntry(p, ids, tokens, k) != nil
     }
 
     static func decode(_ data: Data, file: String, item: String) throws -> TeacherText {
@@ -164,6 +178,10 @@ enum TeacherGapCodec {
             var ce = [Float](repeating: 0, count: n)
             try reader(4 + idBytes) { r in
                 for p in 0..<n {
+                    if let j = Self.nextTokenEntry(p, topIDs, tokens, k) {
+                        ce[p] = -topLogProbs[p * k + j]
+                        continue
+                    }
                     let v = try r.varint()
                     guard v <= UInt64(quantised(floor)) else { throw r.fail("token ce out of range") }
                     ce[p] = Float(v) / stepsPerNat

@@ -70,8 +70,17 @@ def _ftb2(raw):
     codes = codes.reshape(k, n).T
     nxt = np.append(tokens[1:], -1)
     ids = np.where(codes == 0, nxt[:, None], codes - 1)
-    return dict(text_id=int(tid), tokens=tokens, ids=ids, logprobs=(-q / 512).astype(np.float32),
-                ce_sum=ce_sum, ce_count=int(ce_count))
+    logprobs = (-q / 512).astype(np.float32)
+    out = dict(text_id=int(tid), tokens=tokens, ids=ids, logprobs=logprobs, ce_sum=ce_sum, ce_count=int(ce_count))
+    if streams == 5 + id_bytes:
+        # Each position's ce: the next token's entry where it was kept, else the stream's next varint.
+        token_ce = np.zeros(n, dtype=np.float32)
+        stored = iter(_varints(parts[4 + id_bytes], 0, int(sum(1 for p in range(n) if not (ids[p] == nxt[p]).any())))[0])
+        for p in range(n):
+            hit = np.flatnonzero(ids[p] == nxt[p]) if p + 1 < n else []
+            token_ce[p] = -logprobs[p, hit[0]] if len(hit) else next(stored) / 512
+        out["token_ce"] = token_ce
+    return out
 
 
 def read_dump(directory):
