@@ -74,6 +74,8 @@ arms:
   - {fusion: mince, vocab_map: em}
   - {name: distill-gemma3, fusion: "single:gemma3"}
   - {fusion: mince, lambda: 0.5}
+  - {fusion: mince, fusion_metric: bits-per-byte}
+  - {fusion: avgce, fusion_metric: bits-per-byte}
 baselines:
   - {name: smollm2-before, model: $target}
   - {name: gemma3, model: $gemma}
