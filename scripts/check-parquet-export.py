@@ -34,6 +34,9 @@ def main(dump_dir, path):
         assert np.array_equal(values, t["logprobs"]), f"text {t['text_id']}: per_step_logits"
         ce = t["ce_sum"] / t["ce_count"] if t["ce_count"] else 0.0
         assert abs(row["metric_ce"] - ce) <= 1e-12 * max(1, abs(ce)), f"text {t['text_id']}: metric_ce"
+        if "per_step_metric_ce" in row:
+            expected = t["token_ce"][:max(0, len(t["tokens"]) - 1)]
+            assert np.array_equal(np.array(row["per_step_metric_ce"], dtype=np.float32), expected), f"text {t['text_id']}: per_step_metric_ce"
         entries += values.size
     frame = f.read().to_pandas()
     assert len(frame) == len(rows) and list(frame.columns) == table.column_names

@@ -11,6 +11,8 @@ import Foundation
 ///   per_step_logits   list<list<float>>   per position, the k kept log-probabilities, highest first
 ///   per_step_indices  list<list<int64>>   their token ids
 ///   metric_ce         double              the text's mean next-token cross-entropy
+///   per_step_metric_ce list<float>        per position with a next token, its cross-entropy (dumps that keep it:
+///                                         qgap; the reference writes it with --save_per_token_metric)
 ///
 /// The reference stores raw logits where the dump keeps log-probabilities (logits minus the log-normaliser): the
 /// softmax over the kept entries — all the reference's trainer takes of them — is the same. The manifest, the
@@ -35,10 +37,12 @@ public enum TeacherDumpParquetExport {
             throw FormatError(url: directory.appendingPathComponent(TeacherDump.manifestName),
                               "was made from other prepared texts than \(p.directory.path) (\(m.blockCount) texts, blocks \(m.blocksFingerprint.prefix(12)))")
         }
+        let perToken = try m.blockCount > 0 && dump.block(0).tokenCE != nil
         var columns = [ParquetColumn("text_id", .int64)]
         if prepared != nil { columns.append(ParquetColumn("text", .string)) }
         columns += [ParquetColumn("input_ids", .int64, listDepth: 1), ParquetColumn("per_step_logits", .float, listDepth: 2),
                     ParquetColumn("per_step_indices", .int64, listDepth: 2), ParquetColumn("metric_ce", .double)]
+        if perToken { columns.append(ParquetColumn("per_step_metric_ce", .float, listDepth: 1)) }
         var metadata = [("fusellm.dump.manifest", String(decoding: try TeacherManifest.encoder.encode(m), as: UTF8.self)),
                         ("fusellm.values", valuesNote)]
         for name in ["tokenizer.json", "tokenizer_config.json"] {
@@ -48,16 +52,19 @@ public enum TeacherDumpParquetExport {
         }
         let writer = try ParquetWriter(url: url, columns: columns, keyValueMetadata: metadata)
         var summary = Summary()
-        var group = RowGroup(withText: prepared != nil)
+        var group = RowGroup(withText: prepared != nil, perToken: perToken)
         for id in 0..<m.blockCount {
             let t = try dump.block(id)
+            guard (t.tokenCE != nil) == perToken else {
+                throw FormatError(url: directory, item: "text \(id)", "keeps per-token ce where text 0 does not, or the reverse")
+            }
             group.append(t, text: try prepared?.text(id).text)
             summary.texts += 1
             summary.positions += t.tokens.count
             if group.positions >= positionsPerRowGroup || id == m.blockCount - 1 {
                 try writer.write(rowGroup: group.columns())
                 summary.rowGroups += 1
-                group = RowGroup(withText: prepared != nil)
+                group = RowGroup(withText: prepared != nil, perToken: perToken)
                 progress?(summary)
             }
         }
@@ -69,13 +76,17 @@ public enum TeacherDumpParquetExport {
 
     /// The columns of the texts of one row group, filled text by text.
     struct RowGroup {
-        let withText: Bool
+        let withText: Bool, perToken: Bool
+        var tokenCE: [Float] = [], tokenCECounts: [Int] = []
         var ids: [Int64] = [], texts: [String] = [], ce: [Double] = []
         var tokens: [Int64] = [], tokenCounts: [Int] = []
         var logProbs: [Float] = [], topIDs: [Int64] = [], entryCounts: [Int] = []
         var positions = 0
 
-        init(withText: Bool) { self.withText = withText }
+        init(withText: Bool, perToken: Bool) {
+            self.withText = withText
+            self.perToken = perToken
+        }
 
         mutating func append(_ t: TeacherText, text: String?) {
             ids.append(Int64(t.textID))
@@ -87,6 +98,11 @@ public enum TeacherDumpParquetExport {
             topIDs += t.topIDs.map(Int64.init)
             entryCounts += Array(repeating: t.k, count: t.tokens.count)
             positions += t.tokens.count
+            if perToken, let values = t.tokenCE {  // the positions that have a next token
+                let scored = max(0, values.count - 1)
+                tokenCE += values.prefix(scored)
+                tokenCECounts.append(scored)
+            }
         }
 
         func columns() -> [ParquetColumnData] {
@@ -96,6 +112,7 @@ public enum TeacherDumpParquetExport {
                     ParquetColumnData(.float(logProbs), lengths: [tokenCounts, entryCounts]),
                     ParquetColumnData(.int64(topIDs), lengths: [tokenCounts, entryCounts]),
                     ParquetColumnData(.double(ce))]
+            if perToken { out.append(ParquetColumnData(.float(tokenCE), lengths: [tokenCECounts])) }
             return out
         }
     }

@@ -57,6 +57,8 @@ public struct TeacherDumpParquetImport {
         let table: ParquetTable
         let columns: [String: ParquetRowReader]
         let text: ParquetRowReader?
+        /// The reference's per_step_metric_ce (with --save_per_token_metric) or fusellm's export of it.
+        let tokenCE: ParquetRowReader?
     }
 
     private func open(_ path: String) throws -> Input {
@@ -68,7 +70,8 @@ public struct TeacherDumpParquetImport {
             throw FormatError(file: path, "has no column \(missing.joined(separator: ", ")) (it has \(try table.columnNames().joined(separator: ", "))); "
                               + "a dump import needs the reference's columns \(Self.requiredColumns.joined(separator: ", "))")
         }
-        return Input(table: table, columns: columns, text: try table.rows(of: "text"))
+        return Input(table: table, columns: columns, text: try table.rows(of: "text"),
+                     tokenCE: try table.rows(of: "per_step_metric_ce"))
     }
 
     @discardableResult
@@ -131,8 +134,16 @@ public struct TeacherDumpParquetImport {
                     try DumpSettingsFile.claim(output, for: m)
                     settings = m
                 }
-                let t = try teacherText(id: id, tokens: Array(tokens.prefix(n)), ids: rawIDs, values: rawValues, width: width,
+                var t = try teacherText(id: id, tokens: Array(tokens.prefix(n)), ids: rawIDs, values: rawValues, width: width,
                                         k: summary.k, ce: ce, logits: !exported, file: files[f], place: place)
+                if let reader = input.tokenCE, let row = try reader.nextRow() {
+                    // Per position with a next token; the reference pads to model_max_length − 1 (0 there).
+                    guard row.numbers.count >= n - 1, row.numbers.prefix(max(0, n - 1)).allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                        throw FormatError(file: files[f], item: place, "per_step_metric_ce has \(row.numbers.count) values for "
+                                          + "\(n - 1) positions with a next token, or a value that is not a finite cross-entropy")
+                    }
+                    t.tokenCE = (0..<n).map { $0 < n - 1 ? Float(row.numbers[$0]) : 0 }
+                }
                 shard.append(t)
                 summary.texts += 1
                 summary.positions += n

@@ -55,6 +55,29 @@ final class DumpImportTests: XCTestCase {
         XCTAssertEqual(TeacherDumpVerifier(directory: out, prepared: try DumpTests.prepared()).run().problems, [])
     }
 
+    /// A qgap dump's per-token ce travels as per_step_metric_ce (the reference's --save_per_token_metric column).
+    func testPerTokenCETravelsThroughExportAndImport() throws {
+        let dir = temporaryDirectory("import-token-ce-dump")
+        var options = DumpOptions()
+        options.k = 4
+        options.textsPerShard = 4
+        options.lengthBucket = 32
+        try DumpRunner(prepared: try DumpTests.prepared(), model: DumpTests.source, sourceName: "tiny-2", output: dir,
+                       options: options).run()
+        let file = temporaryDirectory("import-token-ce").appendingPathComponent("dump.parquet")
+        try TeacherDumpParquetExport.export(dump: dir, prepared: nil, to: file)
+        let table = try ParquetTable(path: file.path)
+        XCTAssertTrue(try table.columnNames().contains("per_step_metric_ce"))
+        let out = temporaryDirectory("import-token-ce-out")
+        try importer([file], into: out, encoding: .qgap).run()
+        let original = try TeacherDumpReader(directory: dir), back = try TeacherDumpReader(directory: out)
+        for i in 0..<original.manifest.blockCount {
+            let a = try XCTUnwrap(try original.block(i).tokenCE), b = try XCTUnwrap(try back.block(i).tokenCE)
+            XCTAssertEqual(a.count, b.count)
+            for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-6, "text \(i)") }
+        }
+    }
+
     /// The reference's layout: raw logits (log-probs plus a per-position constant), EOS after every text, padding
     /// positions after the text's, no fusellm metadata.
     func writeReferenceStyle(_ texts: [TeacherText], to url: URL, edit: (Int, inout [Int64], inout [String]) -> Void = { _, _, _ in },
