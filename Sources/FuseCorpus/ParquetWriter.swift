@@ -108,7 +108,7 @@ public final class ParquetWriter {
         let footer = ThriftWriter.message { w in fileMetaData(&w) }
         try write(footer)
         let length = UInt32(footer.count)
-        try write([UInt8(length & 0xff), UInt8(length >> 8 & 0xff), UInt8(length >> 16 & 0xff), UInt8(length >> 24)] + Array("PAR1".utf8))
+        try write(withUnsafeBytes(of: length.littleEndian, Array.init) + Array("PAR1".utf8))
         do {
             try handle.synchronize()
             try handle.close()
@@ -192,7 +192,7 @@ public final class ParquetWriter {
             for levels in [rep, def] {
                 let encoded = Self.rleRuns(levels, bitWidth: width)
                 let n = UInt32(encoded.count)
-                body += [UInt8(n & 0xff), UInt8(n >> 8 & 0xff), UInt8(n >> 16 & 0xff), UInt8(n >> 24)]
+                withUnsafeBytes(of: n.littleEndian) { body += $0 }
                 body += encoded
             }
         }

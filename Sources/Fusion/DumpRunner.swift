@@ -99,11 +99,7 @@ public final class DumpRunner {
 
     /// The source's tokens of text `i`.
     public func sourceTokens(ofText i: Int) throws -> [Int32] {
-        if isTarget { return try prepared.targetTokens(ofText: i) }
-        let t = try prepared.text(i)
-        var ids = model.tokenizer.encode(t.text)
-        if t.endsDocument { ids.append(model.tokenizer.eosTokenID!) }
-        return ids
+        try prepared.sourceTokens(ofText: i, tokenizer: model.tokenizer)
     }
 
     /// Creates the output directory, or checks that the dump it holds has this run's settings (see

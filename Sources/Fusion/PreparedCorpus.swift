@@ -85,9 +85,20 @@ public final class PreparedCorpus: BlockLayout, @unchecked Sendable {
         return chunk.tokens(local)
     }
 
-    /// Target tokens of text `i`, from the index (no chunk is read).
+    /// A source's tokens of text `i` as a dump holds them: its own encoding of the text and its EOS after a
+    /// document's last text; a tokenizer with the target's vocabulary takes the prepared tokens as they are.
+    public func sourceTokens(ofText i: Int, tokenizer: BPETokenizer) throws -> [Int32] {
+        if tokenizer.fingerprint == targetTokenizerFingerprint { return try targetTokens(ofText: i) }
+        let t = try text(i)
+        var ids = tokenizer.encode(t.text)
+        if t.endsDocument, let eos = tokenizer.eosTokenID { ids.append(eos) }
+        return ids
+    }
+
+    /// The text's length in UTF-8 bytes.
     public func byteCount(ofText i: Int) throws -> Int { try text(i).text.utf8.count }
 
+    /// Target tokens of text `i`, from the index (no chunk is read).
     public func tokenCount(ofText i: Int) -> Int {
         precondition(i >= 0 && i < textCount)
         return index.offset(i + 1) - index.offset(i)

@@ -86,7 +86,6 @@ public struct TeacherDumpParquetImport {
         let exported = inputs[0].table.keyValueMetadata["fusellm.values"] != nil
         var summary = Summary()
         summary.valuesWereLogits = !exported
-        let isTarget = tokenizer.fingerprint == prepared.targetTokenizerFingerprint
         let directoryLock = try DirectoryLock(output, mode: .exclusive, purpose: "fusellm dump import")
         defer { withExtendedLifetime(directoryLock) {} }
 
@@ -103,8 +102,7 @@ public struct TeacherDumpParquetImport {
                     throw FormatError(file: files[f], item: place, "its text is not prepared text \(id) (\(Self.preview(got)) ≠ "
                                       + "\(Self.preview(text.text))): the file was made from other texts or in another order")
                 }
-                var expected = isTarget ? try prepared.targetTokens(ofText: id) : tokenizer.encode(text.text)
-                if !isTarget, text.endsDocument, let eos = tokenizer.eosTokenID { expected.append(eos) }
+                let expected = try prepared.sourceTokens(ofText: id, tokenizer: tokenizer)
                 var n = tokens.count
                 if tokens.count == expected.count + 1, Array(tokens.prefix(expected.count)) == expected,
                    tokens.last == tokenizer.eosTokenID {

@@ -23,11 +23,12 @@ public struct TeacherDumpVerifier {
     public init(directory: URL, prepared: PreparedCorpus? = nil) {
         self.directory = directory
         self.prepared = prepared
+        olderDumpWithoutEOSName = !DumpTokenizerFile.namesEOS(directory)
     }
 
     /// An older dump's tokenizer_config.json does not name the source's EOS, so the token after a document's last
     /// text cannot be checked.
-    private var olderDumpWithoutEOSName: Bool { !DumpTokenizerFile.namesEOS(directory) }
+    private let olderDumpWithoutEOSName: Bool
 
     /// Log-probabilities may exceed 0 by Float32 rounding of the log-normaliser, never by more.
     static let logProbSlack: Float = 1e-4
@@ -94,7 +95,7 @@ public struct TeacherDumpVerifier {
             positions += text.tokens.count
             for issue in Self.problems(in: text, id: id, k: m.k, vocabulary: tokenizer?.vocabSize) { problem("text \(id): \(issue)") }
             if let p = prepared, let tokenizer, m.blocksFingerprint == p.blocksFingerprint, id < p.textCount {
-                if let expected = try? expectedTokens(of: id, in: p, tokenizer: tokenizer), expected != text.tokens,
+                if let expected = try? p.sourceTokens(ofText: id, tokenizer: tokenizer), expected != text.tokens,
                    !(olderDumpWithoutEOSName && (try? p.endsDocument(id)) == true && expected.count == text.tokens.count
                      && expected.dropLast() == text.tokens.dropLast()) {
                     problem("text \(id): \(text.tokens.count) tokens that are not the source tokenizer's \(expected.count) tokens of "
@@ -104,16 +105,6 @@ public struct TeacherDumpVerifier {
         }
         report.positions += positions
         if positions != shard.positions { problem("\(positions) positions, the manifest says \(shard.positions)") }
-    }
-
-    /// The source's tokens of a prepared text, as `DumpRunner` made them (its own EOS after a document's last text;
-    /// the target's own dump takes the prepared tokens).
-    private func expectedTokens(of id: Int, in p: PreparedCorpus, tokenizer: BPETokenizer) throws -> [Int32] {
-        if tokenizer.fingerprint == p.targetTokenizerFingerprint { return try p.targetTokens(ofText: id) }
-        let t = try p.text(id)
-        var ids = tokenizer.encode(t.text)
-        if t.endsDocument, let eos = tokenizer.eosTokenID { ids.append(eos) }
-        return ids
     }
 
     /// What is wrong with one text's values, one line per kind of problem (with a count and an example).

@@ -76,7 +76,7 @@ enum TeacherGapCodec {
         if let tokenCE = b.tokenCE {
             // Where the next token is among the kept entries its −log p is already there: only the others are stored.
             var ce: [UInt8] = []
-            for p in 0..<n where !Self.keepsNextToken(p, ids, b.tokens, k) {
+            for p in 0..<n where Self.nextTokenEntry(p, ids, b.tokens, k) == nil {
                 Varint.append(UInt64(quantised(-tokenCE[p])), to: &ce)  // ce ≥ 0 is a −log p
             }
             streams.append(ce)
@@ -95,10 +95,6 @@ enum TeacherGapCodec {
     static func nextTokenEntry(_ p: Int, _ ids: [Int32], _ tokens: [Int32], _ k: Int) -> Int? {
         guard p + 1 < tokens.count else { return nil }
         return (0..<k).first { ids[p * k + $0] == tokens[p + 1] }
-    }
-
-    static func keepsNextToken(_ p: Int, _ ids: [Int32], _ tokens: [Int32], _ k: Int) -> Bool {
-        nextTokenEntry(p, ids, tokens, k) != nil
     }
 
     static func decode(_ data: Data, file: String, item: String) throws -> TeacherText {

@@ -117,8 +117,7 @@ public final class FusedTargetBuilder: @unchecked Sendable {
         if let tokenCE = teacher.tokenCE {  // each taken row's ce on the source token it came from
             aligned.rowCE = aligned.provenance.map { p in p.taken && p.sourceRow >= 0 ? tokenCE[Int(p.sourceRow)] : .nan }
         }
-        let score = metric.score(ceSum: teacher.ceSum, ceCount: teacher.ceCount,
-                                 bytes: metric == .ce ? 0 : try layout.byteCount(ofText: text))
+        let score = try metric.score(teacher) { try layout.byteCount(ofText: text) }
         let value = (aligned, ce: score)
         lock.lock()
         defer { lock.unlock() }

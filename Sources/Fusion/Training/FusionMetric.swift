@@ -11,11 +11,13 @@ public enum FusionMetric: String, Sendable, CaseIterable {
     /// counted in the bytes: a bias of a few bytes per text, the same order for every source).
     case bitsPerByte = "bits-per-byte"
 
-    /// A text's score from its dumped loss (Σ −log p over `ceCount` positions) and its length in bytes.
-    func score(ceSum: Double, ceCount: Int, bytes: Int) -> Double {
+    /// A text's score from its dumped loss and (bits per byte) its length in bytes.
+    func score(_ text: TeacherText, bytes: () throws -> Int) rethrows -> Double {
         switch self {
-        case .ce: return ceCount > 0 ? ceSum / Double(ceCount) : 0
-        case .bitsPerByte: return bytes > 0 ? ceSum / log(2) / Double(bytes) : 0
+        case .ce: return text.ce
+        case .bitsPerByte:
+            let n = try bytes()
+            return n > 0 ? text.ceSum / log(2) / Double(n) : 0
         }
     }
 }
