@@ -2,13 +2,14 @@
 """Reference fixtures for the token alignment (Tests/FusionTests/AlignFixtureTests.swift).
 
 An independent Python implementation of the rules in docs/alignment.md — FuseLLM's vocab_mapping.py (MinED / EM)
-and others.py (dtw, transform_step_logits), with our token normalisation and our documented deviations — run
+and others.py (dtw, transform_step_logits), FuseChat-2's token_alignment.py (mapping statistics, MS), with our token normalisation and our documented deviations — run
 on small committed tokenizers and texts. Vocabularies come from HF `tokenizers` (tokenizer.json) or
 `sentencepiece` (tokenizer.model); distances from `editdistance`. Nothing here imports or reads our Swift code.
 
 Writes Tests/Fixtures/alignment/:
   vocab-<name>.json         per tokenizer: spelling, kinds, bos/eos, normalised units of every id
-  pair-<src>--<tgt>.json    per pair: the MinED map (ids, distances; EM = the distance-0 entries), and per text:
+  pair-<src>--<tgt>.json    per pair: the MinED map (ids, distances; EM = the distance-0 entries), the MS map
+                            (FuseChat-2's mapping statistics over the pair's texts), and per text:
                             both tokenizations (EOS appended), the DTW runs and cost, a synthetic top-k teacher
                             and the transformed rows for em and mined (one-hot on the next token; the
                             rows that the faithful placement moves to the current token are listed)
@@ -165,9 +166,9 @@ class Vocab:
                 "units": plain, "raw_units": raw}
 
 
-def mined_map(src, tgt):
-    """vocab_mapping.py's find_best_mapping with our normalisation; ties to the lowest target id (Python's min
-    over the vocabulary in id order)."""
+def base_map(src, tgt):
+    """The rules every method shares: specials by role or content, regular/byte tokens by equal units. Returns the
+    ids, distances and the source ids left for MinED / MS."""
     textual, special = {}, {}
     for i, (u, k) in enumerate(zip(tgt.units, tgt.kinds)):
         key = tuple(u)
@@ -177,8 +178,7 @@ def mined_map(src, tgt):
             textual[key] = i
         elif k == SPECIAL and key not in special:
             special[key] = i
-    candidates = [(i, u) for i, (u, k) in enumerate(zip(tgt.units, tgt.kinds)) if k in (REGULAR, BYTE)]
-    ids, distances = [], []
+    ids, distances, pending = [], [], []
     for i, (u, k) in enumerate(zip(src.units, src.kinds)):
         key = tuple(u)
         if k == UNUSED:
@@ -196,8 +196,64 @@ def mined_map(src, tgt):
         elif key in textual:
             ids.append(textual[key]); distances.append(0)
         else:
-            d, j = min((editdistance.eval(u, v), j) for j, v in candidates)
-            ids.append(j); distances.append(d)
+            ids.append(-1); distances.append(-1); pending.append(i)
+    return ids, distances, pending
+
+
+def mined_map(src, tgt):
+    """vocab_mapping.py's find_best_mapping with our normalisation; ties to the lowest target id (Python's min
+    over the vocabulary in id order)."""
+    ids, distances, pending = base_map(src, tgt)
+    candidates = [(i, u) for i, (u, k) in enumerate(zip(tgt.units, tgt.kinds)) if k in (REGULAR, BYTE)]
+    for i in pending:
+        d, j = min((editdistance.eval(src.units[i], v), j) for j, v in candidates)
+        ids[i] = j; distances[i] = d
+    return ids, distances
+
+
+def contains(haystack, needle):
+    """Python's `needle in haystack` on strings, for lists of units."""
+    n, m = len(haystack), len(needle)
+    return any(haystack[k:k + m] == needle for k in range(n - m + 1))
+
+
+def sigmoid(x):
+    return 1. / (1 + np.exp(-x))
+
+
+def ms_map(src, tgt, texts):
+    """FuseChat-2's mapping statistics (token_alignment.py): count how often DTW pairs each target token with each
+    source token over the texts ((source ids, target ids, runs) each), then map every source token without an exact
+    match to the co-aligned target token with the smallest `editdistance(a, b) · w · sigmoid(count)` (a, b: units
+    without spaces, both full when either is empty; w = 0.1 when one contains the other; np.argmin over ascending
+    target ids). Our documented differences: only regular/byte target tokens are candidates, tokens never co-aligned
+    stay unmapped (the reference sends them to the target's unk/eos), the distance kept is that of the full units."""
+    ids, distances, pending = base_map(src, tgt)
+    counts = np.zeros((len(src.units), len(tgt.units)))
+    for sids, tids, runs in texts:
+        for i, run in enumerate(runs):
+            for j in run:
+                counts[sids[j], tids[i]] += 1
+
+    def dist_fn(a, b):
+        aa = [u for u in a if u != SPACE]
+        bb = [u for u in b if u != SPACE]
+        if len(aa) == 0 or len(bb) == 0:
+            aa, bb = a, b
+        w = 1
+        if contains(bb, aa) or contains(aa, bb):
+            w = 0.1
+        return editdistance.eval(aa, bb) * w
+
+    for i in pending:
+        row = counts[i]
+        nonzero = [j for j in np.nonzero(row)[0] if tgt.kinds[j] in (REGULAR, BYTE)]
+        if not nonzero:
+            continue
+        weighted = [dist_fn(src.units[i], tgt.units[j]) * sigmoid(row[j]) for j in nonzero]
+        j = int(nonzero[int(np.argmin(weighted))])
+        ids[i] = j
+        distances[i] = max(1, editdistance.eval(src.units[i], tgt.units[j]))
     return ids, distances
 
 
@@ -274,10 +330,11 @@ def main():
         def cost(a, b):
             return editdistance.eval([u for u in src.units[a] if u != SPACE], [u for u in tgt.units[b] if u != SPACE])
 
-        docs = []
+        docs, all_runs = [], []
         for text in texts:
             sids, tids = src.encode(text), tgt.encode(text)
             runs, total = dtw(sids, tids, cost)
+            all_runs.append(runs)
             # A synthetic teacher: per source position the true next token (when there is one) and random ids,
             # with descending log-probabilities rounded to 3 decimals (exact in JSON and in Float).
             top_ids, top_lps = [], []
@@ -301,10 +358,13 @@ def main():
             docs.append({"text": text, "source_ids": sids, "target_ids": tids,
                          "runs": [[r[0], r[-1] + 1] for r in runs], "cost": total,
                          "top_ids": top_ids, "top_logprobs": top_lps, "rows": out})
-        pair = {"source": s, "target": t, "k": K, "map_ids": ids, "map_distances": distances, "texts": docs}
+        ms_ids, ms_distances = ms_map(src, tgt, [(d["source_ids"], d["target_ids"], runs)
+                                                 for d, runs in zip(docs, all_runs)])
+        pair = {"source": s, "target": t, "k": K, "map_ids": ids, "map_distances": distances,
+                "ms_ids": ms_ids, "ms_distances": ms_distances, "texts": docs}
         (OUT / f"pair-{s}--{t}.json").write_text(json.dumps(pair, ensure_ascii=False, separators=(",", ":")) + "\n")
         print(f"{s} -> {t}: exact {sum(d == 0 for d in distances)}, mined {sum(d > 0 for d in distances)}, "
-              f"unmapped {sum(d < 0 for d in distances)}")
+              f"unmapped {sum(d < 0 for d in distances)}; ms: by statistics {sum(d > 0 for d in ms_distances)}")
 
 
 if __name__ == "__main__":

@@ -8,12 +8,15 @@
 #   1. convert the target; prepare DOCS training documents of the bundled sample into blocks of 512 target tokens
 #   2. dump both models over the prepared texts (top-10)
 #   3. fusellm ablate: CLM-only (λ = 1), MinCE, AvgCE, MinCE with EM maps, distillation from Gemma alone, MinCE at
-#      λ = 0.5; SEEDS per arm, paired by seed; held-out perplexity (target tokenizer) and bits per byte per domain on
-#      the validation split, next to SmolLM2 and Gemma themselves
+#      λ = 0.5, MinCE and AvgCE scored per byte, MinCE with the mapping-statistics map, with byte-offset alignment,
+#      and per token (mince-token); SEEDS per arm, paired by seed; held-out perplexity (target tokenizer) and bits
+#      per byte per domain on the validation split, next to SmolLM2 and Gemma themselves
 #
 # Hours on 2 cores. Every stage and every arm resumes: run it again after an interruption. Each stage's time
 # goes to $OUT/stages.jsonl. Knobs: OUT, DOCS, STEPS (optimizer steps per arm, 2 × 512 tokens each), SEEDS
-# (e.g. "1, 2"), LR, REPORT_DIR (where the table and plots are copied; default docs/reproduction-real).
+# (e.g. "1, 2"), LR, REPORT_DIR (where the table and plots are copied; default docs/reproduction-real), ARMS (run only
+# these runs now, e.g. "mince mince-ms"; the report keeps every finished run), BIN (a fusellm binary to use instead
+# of building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/pipeline.sh
@@ -76,12 +79,20 @@ arms:
   - {fusion: mince, lambda: 0.5}
   - {fusion: mince, fusion_metric: bits-per-byte}
   - {fusion: avgce, fusion_metric: bits-per-byte}
+  - {fusion: mince, vocab_map: ms}
+  - {fusion: mince, alignment: offsets}
+  - {fusion: mince-token}
 baselines:
   - {name: smollm2-before, model: $target}
   - {name: gemma3, model: $gemma}
 compare_to: clm
 YAML
-stage "ablation" "$out/ablation/.finished" bash -c "$bin ablate '$out/ablation.yaml' >/dev/null && touch '$out/ablation/.finished'"
+if [ -n "${ARMS:-}" ]; then   # some runs only (their names as `fusellm ablate --dry-run` lists them); no .finished marker
+  say "ablation: $ARMS"
+  $bin ablate "$out/ablation.yaml" --only $ARMS >/dev/null
+else
+  stage "ablation" "$out/ablation/.finished" bash -c "$bin ablate '$out/ablation.yaml' >/dev/null && touch '$out/ablation/.finished'"
+fi
 
 report=${REPORT_DIR:-docs/reproduction-real}
 mkdir -p "$report"

@@ -20,6 +20,9 @@ public final class AblationRunner {
     let commands: any AblationCommands
     /// One line per event (stderr in the CLI).
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// When set, only the runs of these arms and baselines are run now; the others' finished results still go into
+    /// the reports (`fusellm ablate --only`).
+    public var only: Set<String>?
 
     public init(config: AblationConfig, commands: any AblationCommands) {
         self.config = config
@@ -70,7 +73,16 @@ public final class AblationRunner {
     @discardableResult
     public func run() throws -> [RunResult] {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        let all = try jobs()
+        var all = try jobs()
+        if let only {
+            let known = Set(all.map(\.name))
+            let unknown = only.subtracting(known).sorted()
+            guard unknown.isEmpty else {
+                throw AblationError("--only names \(unknown.joined(separator: ", ")), not a run of \(config.output) "
+                                    + "(runs: \(all.map(\.name).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.joined(separator: ", ")))")
+            }
+            all = all.filter { only.contains($0.name) || FileManager.default.fileExists(atPath: $0.resultURL.path) }
+        }
         var results: [RunResult] = []
         let started = Date()
         var ranThisTime = 0

@@ -10,11 +10,14 @@ struct Ablate: ParsableCommand {
     @Argument(help: "The ablation config (YAML).") var config: String
     @Flag(help: "List the runs (and their train/eval commands) without running anything.") var dryRun = false
     @Flag(help: "Only rewrite the reports from the finished runs.") var reportOnly = false
+    @Option(parsing: .upToNextOption, help: "Run only these arms and baselines now (names as --dry-run lists them); the reports still include every finished run.")
+    var only: [String] = []
 
     func run() throws {
         do {
             let parsed = try AblationConfig.load(path: config)
             let runner = AblationRunner(config: parsed, commands: InProcessCommands())
+            if !only.isEmpty { runner.only = Set(only) }
             if dryRun {
                 for job in try runner.jobs() { print("\(job.name)\(job.seed.map { " seed \($0)" } ?? "")  →  \(job.directory.path)") }
                 for arm in try parsed.expandArms() {

@@ -15,34 +15,56 @@ struct Align: ParsableCommand {
 struct AlignVocab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vocab",
-        abstract: "Map every source token to a target token (EM or MinED; rules in docs/alignment.md), cached per tokenizer pair.")
+        abstract: "Map every source token to a target token (EM, MinED or MS; rules in docs/alignment.md), cached per tokenizer pair (and corpus for MS).")
 
-    @Option(help: "Source tokenizer: model directory, .gguf, tokenizer.json or tokenizer.model.") var source: String
+    @Option(help: "Source tokenizer: model directory, .gguf, tokenizer.json or tokenizer.model (with --dump: the dump's, by default).")
+    var source: String?
     @Option(help: "Target tokenizer: model directory, .gguf, tokenizer.json or tokenizer.model.") var target: String
-    @Option(help: "mined (exact match, else minimum edit distance) or em (exact match only).") var method = "mined"
+    @Option(help: "mined (exact match, else minimum edit distance), em (exact match only) or ms (exact match, else mapping statistics: needs --prepared and --dump).")
+    var method = "mined"
+    @Option(help: "ms: the prepared corpus whose texts are co-aligned.") var prepared: String?
+    @Option(help: "ms: the source's dump of that corpus (its tokens; its tokenizer is the source's).") var dump: String?
     @Option(help: "Directory of cached maps (read when present, written when built).") var cache: String?
     @Option(help: "Also write the map as JSON (ids, distances, token strings of the inexact ones).") var output: String?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        guard VocabularyMethod(name: method) != nil else { throw ValidationError("--method must be mined or em, not \(method)") }
+        guard let chosen = VocabularyMethod(name: method) else {
+            throw ValidationError("--method must be \(VocabularyMethod.choices), not \(method)")
+        }
+        guard source != nil || dump != nil else { throw ValidationError("give --source (or --dump, whose tokenizer is the source's)") }
+        if chosen.needsCorpus {
+            guard prepared != nil, dump != nil else { throw ValidationError("--method \(method) counts co-alignments over a corpus: give --prepared and --dump") }
+        } else {
+            guard prepared == nil else { throw ValidationError("--prepared is for --method ms") }
+        }
     }
 
     func run() throws {
         compute.apply()
         do {
             let method = VocabularyMethod(name: method)!
-            let sourceVocab = NormalizedVocabulary(try BPETokenizer.load(path: source))
+            let sourceVocab = NormalizedVocabulary(try source.map { try BPETokenizer.load(path: $0) }
+                                                   ?? DumpTokenizerFile.load(URL(fileURLWithPath: dump!)))
             let targetVocab = NormalizedVocabulary(try BPETokenizer.load(path: target))
+            var statistics: MappingStatisticsSource?
+            if method.needsCorpus, let prepared, let dump {
+                let reader = try TeacherDumpReader(directory: URL(fileURLWithPath: dump))
+                try reader.check(tokenizerFingerprint: sourceVocab.fingerprint, blocksFingerprint: reader.manifest.blocksFingerprint,
+                                 blockCount: reader.manifest.blockCount)
+                statistics = .corpus(try PreparedCorpus(directory: URL(fileURLWithPath: prepared)), dump: reader,
+                                     source: sourceVocab, target: targetVocab)
+            }
             let start = DispatchTime.now().uptimeNanoseconds
             let (map, cached) = try VocabularyMapCache.loadOrBuild(
-                source: sourceVocab, target: targetVocab, method: method, directory: cache.map { URL(fileURLWithPath: $0) })
+                source: sourceVocab, target: targetVocab, method: method, directory: cache.map { URL(fileURLWithPath: $0) },
+                corpus: statistics)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-            print("source  \(source): \(sourceVocab.count) tokens, \(sourceVocab.spelling.rawValue), \(sourceVocab.fingerprint)")
+            print("source  \(source ?? dump!): \(sourceVocab.count) tokens, \(sourceVocab.spelling.rawValue), \(sourceVocab.fingerprint)")
             print("target  \(target): \(targetVocab.count) tokens, \(targetVocab.spelling.rawValue), \(targetVocab.fingerprint)")
             print("method  \(method.rawValue)\(cached ? " (from cache)" : "")")
             print("exact matches  \(map.exactCount)")
-            print("MinED-mapped   \(map.minEDCount)")
+            print("\(method == .mappingStatistics ? "by statistics " : "MinED-mapped  ") \(map.inexactCount)")
             print("unmapped       \(map.unmappedCount)")
             print(String(format: "time           %.2f s (%d threads)", seconds, Parallel.threads))
             if let output {
@@ -65,7 +87,8 @@ struct AlignVocab: ParsableCommand {
             "format": "fusellm-vocab-map", "version": Int(VocabularyMapCache.version), "method": map.method.rawValue,
             "source_fingerprint": map.sourceFingerprint, "target_fingerprint": map.targetFingerprint,
             "source_size": map.sourceCount, "target_size": map.targetCount,
-            "exact": map.exactCount, "mined": map.minEDCount, "unmapped": map.unmappedCount,
+            "exact": map.exactCount, "inexact_count": map.inexactCount, "unmapped": map.unmappedCount,
+            "corpus_fingerprint": map.corpusFingerprint,
             "target_ids": map.targetIDs.map(Int.init), "distances": map.distances.map(Int.init), "inexact": inexact,
         ]
         return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])

@@ -14,20 +14,21 @@ struct AlignCompare: ParsableCommand {
     @Option(help: "Directory written by fusellm prepare (the target's tokens of each text).") var prepared: String
     @Option(help: "Target tokenizer: model directory, .gguf, tokenizer.json or tokenizer.model.") var target: String
     @Option(help: "A source's dump (its tokenizer is kept beside it).") var dump: String
-    @Option(help: "mined or em.") var vocabMap = "mined"
+    @Option(help: "mined, em or ms.") var vocabMap = "mined"
     @Option(help: "Directory of cached vocabulary maps.") var cache: String?
     @Option(help: "Use at most this many texts.") var texts = Int.max
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func run() throws {
         do {
-            guard let method = VocabularyMethod(name: vocabMap) else { throw ValidationError("--vocab-map must be mined or em") }
+            guard let method = VocabularyMethod(name: vocabMap) else { throw ValidationError("--vocab-map must be \(VocabularyMethod.choices)") }
             let corpus = try PreparedCorpus(directory: URL(fileURLWithPath: prepared))
             let reader = try TeacherDumpReader(directory: URL(fileURLWithPath: dump))
             let targetVocabulary = NormalizedVocabulary(try BPETokenizer.load(path: target))
             let sourceVocabulary = NormalizedVocabulary(try DumpTokenizerFile.load(URL(fileURLWithPath: dump)))
-            let (map, _) = try VocabularyMapCache.loadOrBuild(source: sourceVocabulary, target: targetVocabulary, method: method,
-                                                              directory: cache.map { URL(fileURLWithPath: $0) })
+            let (map, _) = try VocabularyMapCache.loadOrBuild(
+                source: sourceVocabulary, target: targetVocabulary, method: method, directory: cache.map { URL(fileURLWithPath: $0) },
+                corpus: .corpus(corpus, dump: reader, source: sourceVocabulary, target: targetVocabulary))
             let aligners = AlignmentMethod.allCases.map {
                 CrossTokenizerAligner(source: sourceVocabulary, target: targetVocabulary, map: map, method: $0)
             }

@@ -78,7 +78,7 @@ struct BenchAlign: ParsableCommand {
 
         var result: [String: Any] = [
             "source": source, "target": targetPath, "source_size": sourceVocab.count, "target_size": targetVocab.count,
-            "threads": threads, "exact": map.exactCount, "mined": map.minEDCount, "unmapped": map.unmappedCount,
+            "threads": threads, "exact": map.exactCount, "mined": map.inexactCount, "unmapped": map.unmappedCount,
             "mined_seconds": minedSeconds, "mined_seconds_1_thread": minedOneThread,
             "dtw_source_tokens": sourceIDs.count, "dtw_target_tokens": targetIDs.count, "dtw_seconds": dtwSeconds,
             "transform_seconds": transformSeconds, "rows_from_source": matched,
@@ -94,7 +94,7 @@ struct BenchAlign: ParsableCommand {
             fusellm bench align  (\(threads) threads)
               source  \(source): \(sourceVocab.count) tokens (\(sourceVocab.spelling.rawValue))
               target  \(targetPath): \(targetVocab.count) tokens (\(targetVocab.spelling.rawValue))
-              map     exact \(map.exactCount), MinED \(map.minEDCount), unmapped \(map.unmappedCount)
+              map     exact \(map.exactCount), MinED \(map.inexactCount), unmapped \(map.unmappedCount)
             """)
         print(String(format: "  MinED map            %8.2f s  (%.2f s on 1 thread)", minedSeconds, minedOneThread))
         if let py = result["python_mined_seconds_estimated"] as? Double, let p = result["python_processes"] as? Int {

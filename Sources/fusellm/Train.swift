@@ -30,7 +30,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("lambda"), help: "Weight of the CLM loss: λ·CLM + (1−λ)·fusion loss.")
     var lambda: Double = 0.9
 
-    @Option(help: "Vocabulary mapping of source tokens to target tokens: mined or em.") var vocabMap: String = "mined"
+    @Option(help: "Vocabulary mapping of source tokens to target tokens: mined, em or ms (mapping statistics over the prepared corpus).") var vocabMap: String = "mined"
 
     @Option(help: "Fuse with only each source's N most likely tokens per position (at most the dumps' k; default: all of them).")
     var topK: Int?
@@ -134,7 +134,7 @@ struct Train: ParsableCommand {
                 guard let target = targetTokenizer else {
                     throw ValidationError("fusion needs the target's tokenizer: give --init-from MODEL or --tokenizer")
                 }
-                guard let method = VocabularyMethod(name: vocabMap) else { throw ValidationError("--vocab-map must be mined or em") }
+                guard let method = VocabularyMethod(name: vocabMap) else { throw ValidationError("--vocab-map must be \(VocabularyMethod.choices)") }
                 guard let placement = OneHotPlacement(rawValue: oneHot) else { throw ValidationError("--one-hot must be next or current") }
                 guard let metric = FusionMetric(rawValue: fusionMetric) else { throw ValidationError("--fusion-metric must be ce or bits-per-byte") }
                 guard let pairing = AlignmentMethod(rawValue: alignment) else { throw ValidationError("--alignment must be dtw or offsets") }

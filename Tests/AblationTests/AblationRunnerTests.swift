@@ -171,6 +171,27 @@ final class AblationRunnerTests: XCTestCase {
         XCTAssertTrue(second.calls[0].contains(run.path))
     }
 
+    func testOnlyRunsTheNamedRunsAndReportsEveryFinishedOne() throws {
+        let out = temporaryDirectory("ablation-only")
+        let config = try makeConfig(out)
+        let first = FakeCommands()
+        let runner = AblationRunner(config: config, commands: first)
+        runner.log = { _ in }
+        runner.only = ["clm"]
+        let clmOnly = try runner.run()
+        XCTAssertEqual(Set(clmOnly.map(\.name)), ["clm"])
+        XCTAssertEqual(first.calls.filter { $0[0] == "train" }.count, 3, "clm at each seed")
+        let second = FakeCommands()
+        let next = AblationRunner(config: config, commands: second)
+        next.log = { _ in }
+        next.only = ["mince", "ens"]
+        let results = try next.run()
+        XCTAssertEqual(second.calls.filter { $0[0] == "train" }.count, 3, "mince at each seed, clm not again")
+        XCTAssertEqual(Set(results.map(\.name)), ["clm", "mince", "ens"], "finished runs stay in the report")
+        next.only = ["nope"]
+        XCTAssertThrowsError(try next.run()) { XCTAssertTrue("\($0)".contains("nope") && "\($0)".contains("avgce"), "\($0)") }
+    }
+
     func testEveryArmRunsAtTheFirstSeedBeforeAnyRunsAtTheNext() throws {
         let runner = AblationRunner(config: try makeConfig(temporaryDirectory("ablation-order")), commands: FakeCommands())
         let trained = try runner.jobs().filter { $0.seed != nil }

@@ -115,6 +115,40 @@ final class AlignFixtureTests: XCTestCase {
         }
     }
 
+    /// The `ms` map from the co-alignments of the fixture's texts (counted by our DTW, threaded) against FuseChat-2's
+    /// rule as the script implements it.
+    func testMappingStatisticsMap() throws {
+        for (s, t) in Self.pairs {
+            let fixture = try AlignFixtures.json("pair-\(s)--\(t).json")
+            let source = NormalizedVocabulary(try AlignFixtures.load(s)), target = NormalizedVocabulary(try AlignFixtures.load(t))
+            let texts = (fixture["texts"] as! [[String: Any]]).map {
+                (($0["source_ids"] as! [Int]).map(Int32.init), ($0["target_ids"] as! [Int]).map(Int32.init))
+            }
+            let statistics = try MappingStatistics.collect(corpusFingerprint: "fixture", textCount: texts.count,
+                                                           distance: TokenDistance(source: source, target: target), threads: 2,
+                                                           tokens: { texts[$0] })
+            XCTAssertEqual(statistics.textCount, texts.count)
+            XCTAssertEqual(statistics.counts.values.reduce(0, +),
+                           (fixture["texts"] as! [[String: Any]]).reduce(0) { n, text in
+                               n + (text["runs"] as! [[Int]]).reduce(0) { $0 + $1[1] - $1[0] } })
+            let ms = VocabularyMap.build(source: source, target: target, method: .mappingStatistics, statistics: statistics)
+            let ids = (fixture["ms_ids"] as! [Int]).map(Int32.init), distances = (fixture["ms_distances"] as! [Int]).map(Int32.init)
+            XCTAssertEqual(ms.corpusFingerprint, "fixture")
+            XCTAssertGreaterThan(ms.inexactCount, 10, "\(s) → \(t): the texts co-align some inexact tokens")
+            XCTAssertEqual(ms.distances, distances, "\(s) → \(t) MS distances")
+            XCTAssertEqual(ms.targetIDs, ids, "\(s) → \(t) MS ids")
+            for i in 0..<ids.count where ms.targetIDs[i] != ids[i] {
+                XCTFail("\(s) id \(i) \(source.text(of: Int32(i))): \(ms.targetIDs[i]) vs \(ids[i]) \(target.text(of: ids[i]))")
+                break
+            }
+            // Exact matches are shared with MinED; MS maps a subset of MinED's inexact ids.
+            let mined = (fixture["map_distances"] as! [Int])
+            for i in 0..<ids.count {
+                if mined[i] <= 0 { XCTAssertEqual(Int(distances[i]), mined[i]) }
+            }
+        }
+    }
+
     private func row(_ d: AlignedDistributions, _ p: Int) -> (ids: [Int32], logits: [Float]) {
         let r = (p * d.width)..<((p + 1) * d.width)
         let kept = r.filter { d.ids[$0] >= 0 }

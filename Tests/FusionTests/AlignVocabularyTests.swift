@@ -66,7 +66,7 @@ final class AlignVocabularyTests: XCTestCase {
         XCTAssertEqual(em.targetIDs, [-1, 0, 1, 5, -1, 2, -1, 10, -1])
         XCTAssertEqual(em.exactCount, 5)
         XCTAssertEqual(em.unmappedCount, 4)
-        XCTAssertEqual(mined.minEDCount, 3)
+        XCTAssertEqual(mined.inexactCount, 3)
     }
 
     func testExactMatchPrefersRegularTokenOverBytePiece() {
@@ -106,6 +106,93 @@ final class AlignVocabularyTests: XCTestCase {
             checked += 1
         }
         XCTAssertGreaterThan(checked, 100)
+    }
+
+    // MARK: Mapping statistics (ms)
+
+    /// Statistics from explicit pairs: `pairs` are (source id, target id, count).
+    private func statistics(_ pairs: [(Int32, Int32, Int)], corpus: String = "c1") -> MappingStatistics {
+        var stats = MappingStatistics(corpusFingerprint: corpus)
+        for (s, t, n) in pairs {
+            for _ in 0..<n { stats.add(SequenceAlignment(sources: [0..<1], cost: 0), sourceTokens: [s], targetTokens: [t]) }
+        }
+        return stats
+    }
+
+    func testMappingStatisticsChoice() {
+        // Source: 0 "▁the" (exact), 1 "cats", 2 "dogz", 3 "hous", 4 "never", 5 "<|x|>" special.
+        let source = handVocabulary(["▁the", "cats", "dogz", "hous", "never", "<|x|>"], special: ["<|x|>"])
+        // Target: 0 "Ġthe", 1 "cat", 2 "cab", 3 "dog", 4 "dogs", 5 "house", 6 "<s>" special, 7 "hour".
+        let target = handVocabulary(["Ġthe", "cat", "cab", "dog", "dogs", "house", "<s>", "hour"], special: ["<s>"])
+        let stats = statistics([
+            (0, 0, 9),
+            // "cats" vs "cat" (ED 1, contained: 0.1) beats "cab" (ED 2), whatever the counts.
+            (1, 2, 1), (1, 1, 50),
+            // "dogz": "dog" (ED 1, contained) and "dogs" (ED 1, not contained) → "dog".
+            (2, 4, 1), (2, 3, 3),
+            // "hous": "house" and "hour" both ED 1 and contained / not: house (contained) wins;
+            (3, 7, 1), (3, 5, 4),
+            // a special target token is never a candidate.
+            (5, 6, 10),
+        ])
+        let ms = VocabularyMap.build(source: source, target: target, method: .mappingStatistics, statistics: stats)
+        XCTAssertEqual(ms.targetIDs, [0, 1, 3, 5, -1, -1])
+        XCTAssertEqual(ms.distances, [0, 1, 1, 1, -1, -1])
+        XCTAssertEqual(ms.corpusFingerprint, "c1")
+        XCTAssertEqual(ms.inexactCount, 3)
+        // sigmoid(count) grows with the count: between two candidates at the same weighted distance the rarer wins.
+        let tie = handVocabulary(["ab"]), twins = handVocabulary(["ac", "ad"])
+        let rare = VocabularyMap.build(source: tie, target: twins, method: .mappingStatistics,
+                                       statistics: statistics([(0, 0, 5), (0, 1, 1)]))
+        XCTAssertEqual(rare.targetIDs, [1])
+        let even = VocabularyMap.build(source: tie, target: twins, method: .mappingStatistics,
+                                       statistics: statistics([(0, 0, 2), (0, 1, 2)]))
+        XCTAssertEqual(even.targetIDs, [0], "equal costs: the lowest target id")
+        XCTAssertEqual(MappingStatisticsChoice.cost(editDistance: (3, true), count: 2), 3 * 0.1 * (1 / (1 + exp(-2.0))))
+    }
+
+    func testMappingStatisticsCountsRuns() {
+        var stats = MappingStatistics(corpusFingerprint: "c")
+        // Target position 0 paired with source 0..<2, position 1 with 2..<3.
+        stats.add(SequenceAlignment(sources: [0..<2, 2..<3], cost: 0), sourceTokens: [7, 8, 7], targetTokens: [1, 2])
+        stats.add(SequenceAlignment(sources: [0..<1], cost: 0), sourceTokens: [7], targetTokens: [1])
+        XCTAssertEqual(stats.count(source: 7, target: 1), 2)
+        XCTAssertEqual(stats.count(source: 8, target: 1), 1)
+        XCTAssertEqual(stats.count(source: 7, target: 2), 1)
+        XCTAssertEqual(stats.textCount, 2)
+        XCTAssertEqual(stats.candidatesBySource()[7]!.map(\.target), [1, 2])
+    }
+
+    func testMappingStatisticsCacheIsPerCorpus() throws {
+        let dir = temporaryDirectory("vocab-cache-ms")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = handVocabulary(["▁the", "cats"]), target = handVocabulary(["Ġthe", "cat", "cab"])
+        XCTAssertThrowsError(try VocabularyMapCache.loadOrBuild(source: source, target: target, method: .mappingStatistics,
+                                                                directory: dir)) {
+            XCTAssertTrue("\($0)".contains("corpus"), "\($0)")
+        }
+        var counted = 0
+        func corpus(_ name: String, _ pairs: [(Int32, Int32, Int)]) -> MappingStatisticsSource {
+            MappingStatisticsSource(corpusFingerprint: name) {
+                counted += 1
+                return self.statistics(pairs, corpus: name)
+            }
+        }
+        let (a, aCached) = try VocabularyMapCache.loadOrBuild(source: source, target: target, method: .mappingStatistics,
+                                                              directory: dir, corpus: corpus("c1", [(1, 2, 1)]))
+        XCTAssertFalse(aCached)
+        XCTAssertEqual(a.targetIDs, [0, 2])
+        let (again, againCached) = try VocabularyMapCache.loadOrBuild(source: source, target: target, method: .mappingStatistics,
+                                                                      directory: dir, corpus: corpus("c1", [(1, 1, 1)]))
+        XCTAssertTrue(againCached)
+        XCTAssertEqual(again, a)
+        XCTAssertEqual(counted, 1, "a cached map is not counted again")
+        let (b, bCached) = try VocabularyMapCache.loadOrBuild(source: source, target: target, method: .mappingStatistics,
+                                                              directory: dir, corpus: corpus("c2", [(1, 1, 1)]))
+        XCTAssertFalse(bCached)
+        XCTAssertEqual(b.targetIDs, [0, 1])
+        XCTAssertEqual(b.corpusFingerprint, "c2")
+        XCTAssertEqual(try VocabularyMapCache.decode(VocabularyMapCache.encode(b), file: "x"), b)
     }
 
     // MARK: Cache

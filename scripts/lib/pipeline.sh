@@ -1,12 +1,16 @@
 # Shell helpers shared by scripts/run-sample.sh and scripts/reproduce.sh (sourced, not run, from the repository root).
 
-# Installs what is missing, fetches SmolLM2 and Gemma 3, builds the release binary; sets bin, smol, gemma and train
+# Installs what is missing, fetches SmolLM2 and Gemma 3, builds the release binary (or takes $BIN); sets bin, smol, gemma and train
 # (the sample's training files) and creates $out.
 set_up_and_build() {
   bash scripts/setup.sh
   bash scripts/fetch-models.sh
-  swift build -c release --product fusellm >&2
-  bin=.build/release/fusellm
+  if [ -n "${BIN:-}" ]; then   # a binary built before (e.g. a copy kept apart from rebuilds during a long run)
+    bin=$BIN
+  else
+    swift build -c release --product fusellm >&2
+    bin=.build/release/fusellm
+  fi
   smol=checkpoints/SmolLM2-135M-Instruct.Q4_1.gguf
   gemma=checkpoints/gemma-3-270m-q4_k_m.gguf
   train=(data/sample/minipile/train-00000-of-00002.parquet data/sample/minipile/train-00001-of-00002.parquet)

@@ -8,9 +8,13 @@ extension VocabularyMap {
     ///   content, else unmapped (they have no text to compare);
     /// - other source tokens: a target regular or byte token with the same normalised units (several: regular
     ///   before byte-fallback piece, then the lowest id); failing that, MinED takes the regular or byte target
-    ///   token at minimum edit distance (ties: lowest id) and EM leaves the id unmapped.
+    ///   token at minimum edit distance (ties: lowest id), MS the co-aligned one at the smallest count-weighted
+    ///   distance (`MappingStatisticsChoice`; never co-aligned: unmapped) and EM leaves the id unmapped.
+    ///
+    /// `statistics` (the corpus's co-alignment counts) is required by MS and ignored by the others.
     public static func build(source: NormalizedVocabulary, target: NormalizedVocabulary,
-                             method: VocabularyMethod) -> VocabularyMap {
+                             method: VocabularyMethod, statistics: MappingStatistics? = nil) -> VocabularyMap {
+        precondition(!method.needsCorpus || statistics != nil, "the \(method.rawValue) map needs the corpus's statistics")
         if source.fingerprint == target.fingerprint && source.count == target.count {
             return .identity(count: source.count, fingerprint: source.fingerprint, method: method)
         }
@@ -59,10 +63,17 @@ extension VocabularyMap {
                 }
             }
         }
-        if method == .minED && !pending.isEmpty {
+        switch method {
+        case .minED where !pending.isEmpty:
             MinEDSearch(source: source, target: target).run(pending, ids: &ids, distances: &distances)
+        case .mappingStatistics where !pending.isEmpty:
+            MappingStatisticsChoice(source: source, target: target).run(pending, statistics: statistics!, ids: &ids,
+                                                                         distances: &distances)
+        default:
+            break
         }
         return VocabularyMap(method: method, sourceFingerprint: source.fingerprint, targetFingerprint: target.fingerprint,
+                             corpusFingerprint: method.needsCorpus ? statistics!.corpusFingerprint : "",
                              targetCount: target.count, targetIDs: ids, distances: distances)
     }
 }

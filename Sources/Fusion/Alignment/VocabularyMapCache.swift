@@ -2,40 +2,54 @@ import FuseFormats
 import FuseText
 import Foundation
 
-/// Vocabulary maps on disk, one file per (source tokenizer, target tokenizer, method, format version), named
-/// `vocab-map-v1-<source fingerprint>-<target fingerprint>-<method>.bin`. Little-endian:
+/// Vocabulary maps on disk, one file per (source tokenizer, target tokenizer, method, format version; for `ms` also the
+/// corpus), named `vocab-map-v2-<source fingerprint>-<target fingerprint>-<method>[-<corpus fingerprint>].bin`.
+/// Little-endian:
 ///
-///     "FUSEVMAP" · u32 version · method, source fingerprint, target fingerprint (u8 length + ASCII each)
-///     · u32 source count · u32 target count · i32 target id × source count · i32 distance × source count
-///     · u64 FNV-1a of everything before
+///     "FUSEVMAP" · u32 version · method, source fingerprint, target fingerprint, corpus fingerprint (u8 length +
+///     ASCII each; the corpus one empty unless `ms`) · u32 source count · u32 target count
+///     · i32 target id × source count · i32 distance × source count · u64 FNV-1a of everything before
 ///
 /// Written under a temporary name and renamed. A file at the expected name that does not read back (truncated,
 /// checksum, other fingerprints) is an error naming it, not silently rebuilt: something other than this program
 /// wrote it. A new format version gets a new name, so old files are simply not used.
 public enum VocabularyMapCache {
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
     static let magic = Array("FUSEVMAP".utf8)
 
-    public static func fileName(sourceFingerprint: String, targetFingerprint: String, method: VocabularyMethod) -> String {
-        "vocab-map-v\(version)-\(sourceFingerprint)-\(targetFingerprint)-\(method.rawValue).bin"
+    public static func fileName(sourceFingerprint: String, targetFingerprint: String, method: VocabularyMethod,
+                                corpusFingerprint: String = "") -> String {
+        let corpus = corpusFingerprint.isEmpty ? "" : "-\(corpusFingerprint)"
+        return "vocab-map-v\(version)-\(sourceFingerprint)-\(targetFingerprint)-\(method.rawValue)\(corpus).bin"
     }
 
-    /// The cached map when `directory` holds one for this pair and method, else a freshly built one, written there.
+    /// The cached map when `directory` holds one for this pair, method (and corpus), else a freshly built one, written
+    /// there. `corpus` is required by methods that count co-alignments (`ms`); its counting runs only on a miss.
     public static func loadOrBuild(source: NormalizedVocabulary, target: NormalizedVocabulary, method: VocabularyMethod,
-                                   directory: URL?) throws -> (map: VocabularyMap, cached: Bool) {
-        guard let directory else { return (VocabularyMap.build(source: source, target: target, method: method), false) }
-        let url = directory.appendingPathComponent(fileName(sourceFingerprint: source.fingerprint,
-                                                            targetFingerprint: target.fingerprint, method: method))
+                                   directory: URL?, corpus: MappingStatisticsSource? = nil) throws -> (map: VocabularyMap, cached: Bool) {
+        let corpusFingerprint = method.needsCorpus ? corpus?.corpusFingerprint ?? "" : ""
+        if method.needsCorpus && corpus == nil {
+            throw FusionError("the \(method.rawValue) vocabulary map is built from a corpus's co-alignments: it needs the "
+                              + "prepared corpus and the source's dump")
+        }
+        func build() throws -> VocabularyMap {
+            let statistics = try method.needsCorpus ? corpus!.collect() : nil
+            return VocabularyMap.build(source: source, target: target, method: method, statistics: statistics)
+        }
+        guard let directory else { return (try build(), false) }
+        let url = directory.appendingPathComponent(fileName(sourceFingerprint: source.fingerprint, targetFingerprint: target.fingerprint,
+                                                            method: method, corpusFingerprint: corpusFingerprint))
         if FileManager.default.fileExists(atPath: url.path) {
             let map = try read(url)
             guard map.sourceFingerprint == source.fingerprint, map.targetFingerprint == target.fingerprint,
-                  map.method == method, map.sourceCount == source.count, map.targetCount == target.count else {
-                throw FormatError(url: url, "holds the map of other tokenizers or another method "
+                  map.method == method, map.corpusFingerprint == corpusFingerprint,
+                  map.sourceCount == source.count, map.targetCount == target.count else {
+                throw FormatError(url: url, "holds the map of other tokenizers, another method or another corpus "
                                   + "(\(map.sourceFingerprint) → \(map.targetFingerprint), \(map.method.rawValue)); delete it to rebuild")
             }
             return (map, true)
         }
-        let map = VocabularyMap.build(source: source, target: target, method: method)
+        let map = try build()
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
@@ -57,6 +71,7 @@ public enum VocabularyMapCache {
         text(map.method.rawValue)
         text(map.sourceFingerprint)
         text(map.targetFingerprint)
+        text(map.corpusFingerprint)
         u32(UInt32(map.sourceCount))
         u32(UInt32(map.targetCount))
         for v in map.targetIDs { u32(UInt32(bitPattern: v)) }
@@ -105,7 +120,7 @@ public enum VocabularyMapCache {
         guard v == version else { throw fail("format version \(v), this program reads \(version)") }
         let methodName = try text()
         guard let method = VocabularyMethod(rawValue: methodName) else { throw fail("unknown method \"\(methodName)\"") }
-        let sourceFingerprint = try text(), targetFingerprint = try text()
+        let sourceFingerprint = try text(), targetFingerprint = try text(), corpusFingerprint = try text()
         let sourceCount = Int(try u32()), targetCount = Int(try u32())
         guard body - p == sourceCount * 8 else { throw fail("size does not match \(sourceCount) source ids") }
         var ids = [Int32](repeating: 0, count: sourceCount), distances = ids
@@ -115,7 +130,7 @@ public enum VocabularyMapCache {
             throw fail("entry \(i) maps to \(ids[i]) at distance \(distances[i]) (target has \(targetCount) ids)")
         }
         return VocabularyMap(method: method, sourceFingerprint: sourceFingerprint, targetFingerprint: targetFingerprint,
-                             targetCount: targetCount, targetIDs: ids, distances: distances)
+                             corpusFingerprint: corpusFingerprint, targetCount: targetCount, targetIDs: ids, distances: distances)
     }
 
     static func fnv1a64(_ data: Data) -> UInt64 {
@@ -125,5 +140,17 @@ public enum VocabularyMapCache {
             h = h &* 0x100_0000_01B3
         }
         return h
+    }
+}
+
+/// What an `ms` map is counted from: the corpus's fingerprint (it names the cached file) and the counting itself,
+/// run only when no cached map exists.
+public struct MappingStatisticsSource {
+    public let corpusFingerprint: String
+    public let collect: () throws -> MappingStatistics
+
+    public init(corpusFingerprint: String, collect: @escaping () throws -> MappingStatistics) {
+        self.corpusFingerprint = corpusFingerprint
+        self.collect = collect
     }
 }

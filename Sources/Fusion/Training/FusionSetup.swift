@@ -41,11 +41,13 @@ public struct FusionSetup {
             } else {
                 let sourceVocabulary = NormalizedVocabulary(tokenizer)
                 let started = Date()
-                let (map, cached) = try VocabularyMapCache.loadOrBuild(source: sourceVocabulary, target: targetVocabulary,
-                                                                        method: method, directory: cache)
+                let (map, cached) = try VocabularyMapCache.loadOrBuild(
+                    source: sourceVocabulary, target: targetVocabulary, method: method, directory: cache,
+                    corpus: .corpus(prepared, dump: dump, source: sourceVocabulary, target: targetVocabulary))
                 FileHandle.standardError.write(Data(String(
-                    format: "%@: %@ vocabulary map %@ (%d exact, %d by edit distance, %.1f s)\n", name, method.rawValue,
-                    cached ? "from cache" : "built", map.exactCount, map.minEDCount, Date().timeIntervalSince(started)).utf8))
+                    format: "%@: %@ vocabulary map %@ (%d exact, %d inexact, %d unmapped, %.1f s)\n", name, method.rawValue,
+                    cached ? "from cache" : "built", map.exactCount, map.inexactCount, map.unmappedCount,
+                    Date().timeIntervalSince(started)).utf8))
                 aligner = CrossTokenizerAligner(source: sourceVocabulary, target: targetVocabulary, map: map, oneHot: oneHot,
                                                 method: alignment)
             }
