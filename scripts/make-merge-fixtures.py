@@ -133,19 +133,47 @@ def sce(base, tensors, select_topk):
     return base.astype(np.float64) + (tv * ew).sum(axis=0) / np.maximum(ew.sum(axis=0), 1e-6)
 
 
-def model_stock(base, tensors):
-    """Model Stock as mergekit's model_stock.py (filter_wise off): one ratio per tensor from the mean pairwise cosine."""
-    w0 = base.astype(np.float64).ravel()
-    ws = [t.astype(np.float64).ravel() for t in tensors]
-    off = [w - w0 for w in ws]
-    cos = []
-    for i in range(len(off)):
-        for j in range(i + 1, len(off)):
-            c = off[i] @ off[j] / max(np.linalg.norm(off[i]) * np.linalg.norm(off[j]), 1e-6)
-            cos.append(np.clip(c, -1, 1))
-    c, n = np.mean(cos), len(ws)
-    t = n * c / (1 + (n - 1) * c)
-    return (t * np.mean(ws, axis=0) + (1 - t) * w0).reshape(base.shape)
+def model_stock(base, tensors, filter_wise=False):
+    """Model Stock as mergekit's model_stock.py: one ratio per tensor (or, filter_wise, per row of a matrix) from the
+    mean pairwise cosine of the task vectors; where 1 + (n − 1)·cos is within 1e-6 of 0 the base is kept."""
+    rows = base.reshape(-1, base.shape[-1]) if filter_wise and base.ndim == 2 else base.reshape(1, -1)
+    others = [t.reshape(rows.shape) for t in tensors]
+    out = np.empty(rows.shape)
+    for r in range(rows.shape[0]):
+        w0 = rows[r].astype(np.float64)
+        ws = [t[r].astype(np.float64) for t in others]
+        off = [w - w0 for w in ws]
+        cos = []
+        for i in range(len(off)):
+            for j in range(i + 1, len(off)):
+                c = off[i] @ off[j] / max(np.linalg.norm(off[i]) * np.linalg.norm(off[j]), 1e-6)
+                cos.append(np.clip(c, -1, 1))
+        c, n = np.mean(cos), len(ws)
+        denominator = 1 + (n - 1) * c
+        t = 0.0 if abs(denominator) < 1e-6 else n * c / denominator
+        out[r] = t * np.mean(ws, axis=0) + (1 - t) * w0
+    return out.reshape(base.shape)
+
+
+def della_keep_probabilities(d32, density, epsilon):
+    """DELLA's MAGPRUNE odds (mergekit's della_magprune): per row (a 1-D tensor is one row), ranks of |δ| ascending
+    (stable), scaled to [0, 1], p = (density − ε) + scaled · 2ε."""
+    rows = d32.reshape(1, -1) if d32.ndim == 1 else d32
+    probs = np.empty(rows.shape)
+    n = rows.shape[1]
+    for r in range(rows.shape[0]):
+        order = np.argsort(np.abs(rows[r]), kind="stable")
+        for rank, i in enumerate(order):
+            scaled = rank / (n - 1) if n > 1 else 0.0
+            probs[r, i] = (density - epsilon) + scaled * 2 * epsilon
+    return probs.reshape(d32.shape)
+
+
+def della_keep_mask(seed, model_index, name, d32, density, epsilon):
+    """One draw per entry in row-major order from the (model, tensor) stream, kept when u ≤ p."""
+    probs = della_keep_probabilities(d32, density, epsilon).ravel()
+    rng = SplitMix64(seed ^ fnv1a64(f"{model_index}:{name}".encode()))
+    return np.array([rng.unit() <= p for p in probs], dtype=np.float64).reshape(d32.shape)
 
 
 def task_vector_merge(name, base, models, spec):
@@ -161,6 +189,8 @@ def task_vector_merge(name, base, models, spec):
                 mask = magnitude_mask(d32, density)
             elif spec["sparsify"] == "outliers":
                 mask = outlier_mask(d32, density, spec["gamma"][index])
+            elif spec["sparsify"] == "della":
+                mask = della_keep_mask(spec["seed"], index, name, d32, density, spec["epsilon"][index])
             else:
                 mask = drop_keep_mask(spec["seed"], index, name, d.size, density).reshape(d.shape)
             masked = d * mask
@@ -211,6 +241,8 @@ TASK_SPECS = {
     "dare_ties": dict(sparsify="random", consensus=True, normalize=False, rescale="density"),
     "breadcrumbs": dict(sparsify="outliers", consensus=False, normalize=False, rescale="none"),
     "breadcrumbs_ties": dict(sparsify="outliers", consensus=True, normalize=False, rescale="none"),
+    "della": dict(sparsify="della", consensus=True, normalize=True, rescale="l1"),
+    "della_linear": dict(sparsify="della", consensus=False, normalize=False, rescale="l1"),
 }
 
 
@@ -263,6 +295,16 @@ CASES = {
             "parameters": {"select_topk": 0.4}},
     "sce_all": {"merge_method": "sce", "base_model": "base", "models": [model("base"), model("a"), model("b")]},
     "model_stock": {"merge_method": "model_stock", "base_model": "base", "models": [model("a"), model("b"), model("c")]},
+    "model_stock_filter_wise": {"merge_method": "model_stock", "base_model": "base",
+                                "models": [model("a"), model("b"), model("c")], "parameters": {"filter_wise": True}},
+    "model_stock_opposite": {"merge_method": "model_stock", "base_model": "base", "models": [model("a"), model("d")]},
+    "della": {"merge_method": "della", "base_model": "base", "seed": 11,
+              "models": [model("a", weight=1.0, density=0.6, epsilon=0.2), model("b", weight=0.7, density=0.4),
+                         model("c", weight=0.9, density=0.7)],
+              "parameters": {"epsilon": 0.1}},
+    "della_linear": {"merge_method": "della_linear", "base_model": "base", "seed": 5,
+                     "models": [model("a", weight=0.5), model("b", weight=0.3), model("c", weight=0.2)],
+                     "parameters": {"density": 0.5, "lambda": 1.1}},
 }
 
 
@@ -279,6 +321,8 @@ def make_inputs():
             if m == "c" and name == "model.norm.weight":
                 tuned = base  # an untouched tensor: a zero task vector (no sign, L1 rescale skipped)
             inputs[f"{m}/{name}"] = tuned.astype(np.float32)
+        # d moves exactly against a: Model Stock's ratio has no finite value for the pair (a, d).
+        inputs[f"d/{name}"] = (2 * inputs[f"base/{name}"].astype(np.float64) - inputs[f"a/{name}"]).astype(np.float32)
     return inputs
 
 
@@ -288,9 +332,15 @@ def resolve(case):
     glob = case.get("parameters", {})
     entries = []
     for index, entry in enumerate(case["models"]):
-        p = {**{k: v for k, v in glob.items() if k in ("weight", "density", "gamma")}, **entry.get("parameters", {})}
+        p = {**{k: v for k, v in glob.items() if k in ("weight", "density", "gamma", "epsilon")}, **entry.get("parameters", {})}
         entries.append((index, entry["model"], p.get("weight"), p.get("density", 1.0), p.get("gamma", 0.01)))
     return method, glob, entries
+
+
+def epsilons(case):
+    """DELLA's epsilon per model index (mergekit's default 0.15)."""
+    glob = case.get("parameters", {})
+    return {i: {**glob, **entry.get("parameters", {})}.get("epsilon", 0.15) for i, entry in enumerate(case["models"])}
 
 
 def rescale_name(value, default):
@@ -316,11 +366,11 @@ def reference(case, inputs, name):
     if method == "sce":
         return sce(get(base), [get(m) for _, m, _, _, _ in entries if m != base], glob.get("select_topk", 1.0))
     if method == "model_stock":
-        return model_stock(get(base), [get(m) for _, m, _, _, _ in entries if m != base])
+        return model_stock(get(base), [get(m) for _, m, _, _, _ in entries if m != base], glob.get("filter_wise", False))
     defaults = TASK_SPECS[method]
     spec = dict(defaults, normalize=glob.get("normalize", defaults["normalize"]), seed=case.get("seed", 0),
                 rescale=rescale_name(glob.get("rescale"), defaults["rescale"]), **{"lambda": glob.get("lambda", 1.0)},
-                gamma={i: g for i, _, _, _, g in entries})
+                gamma={i: g for i, _, _, _, g in entries}, epsilon=epsilons(case))
     models = [(i, get(m), w, d) for i, m, w, d, _ in entries if m != base]
     return task_vector_merge(name, get(base), models, spec)
 
@@ -337,6 +387,9 @@ def bernoulli_from(masks):
 
     def replay(probabilities, *args, **kwargs):
         mask = queue.pop(0)
+        if isinstance(mask, tuple):  # (mask, the odds it was drawn with)
+            mask, odds = mask
+            assert np.abs(probabilities.double().numpy() - odds).max() < 1e-6, "mergekit's keep odds differ from ours"
         assert mask.shape == probabilities.shape
         return mask.to(probabilities.dtype)
 
@@ -359,7 +412,8 @@ def mergekit_value(case, inputs, name):
         base = case["base_model"]
         others = [m for _, m, _, _, _ in entries if m != base]
         group = TensorGroup.from_tensors([torch.from_numpy(inputs[f"{m}/{name}"]) for m in [base] + others], base_index=0)
-        params = {"select_topk": glob.get("select_topk", 1.0), "int8_mask": False} if method == "sce" else {"filter_wise": False}
+        params = ({"select_topk": glob.get("select_topk", 1.0), "int8_mask": False} if method == "sce"
+                  else {"filter_wise": glob.get("filter_wise", False)})
         return registry.get(method).merge_group(group, **params).numpy()
     gammas = {i: g for i, _, _, _, g in entries}
     if method.startswith("breadcrumbs") and any(int(g * inputs[f"base/{name}"].size) == 0 for g in gammas.values()):
@@ -389,12 +443,23 @@ def mergekit_value(case, inputs, name):
                 keep = drop_keep_mask(case.get("seed", 0), i, name, get(m).numel(), d).reshape(get(m).shape)
                 # mergekit's rescale=True matches L1 norms; DARE's 1/density is fed in through the mask itself.
                 masks.append(torch.from_numpy(keep / d if rescale == "density" else keep).float())
+    eps = epsilons(case)
+    if defaults["sparsify"] == "della":
+        for i, m, _, d in models:
+            if d < 1:
+                d32 = get(m).numpy() - get(base).numpy()
+                keep = della_keep_mask(case.get("seed", 0), i, name, d32, d, eps[i])
+                # mergekit asks for the same odds (in float32): replay checks them before handing back our draw.
+                rows = keep.reshape(1, -1) if keep.ndim == 1 else keep
+                probs = della_keep_probabilities(d32, d, eps[i])
+                masks.append((torch.from_numpy(rows).float(), probs.reshape(rows.shape)))
     group = TensorGroup.from_tensors([get(base)] + [get(m) for _, m, _, _ in models], base_index=0)
     ids = range(1, len(models) + 1)
     params = {
         "weight": {k: w for k, (_, _, w, _) in zip(ids, models)},
         "density": {k: d for k, (_, _, _, d) in zip(ids, models)},
         **({"gamma": {k: gammas[i] for k, (i, _, _, _) in zip(ids, models)}} if method.startswith("breadcrumbs") else {}),
+        **({"epsilon": {k: eps[i] for k, (i, _, _, _) in zip(ids, models)}} if method.startswith("della") else {}),
         "normalize": glob.get("normalize", defaults["normalize"]),
         "rescale": rescale == "l1",
         "lambda": glob.get("lambda", 1.0),

@@ -132,7 +132,7 @@ extension AblationConfig {
             }
             if let method = arm.pairwiseMerge {
                 let known = ["linear", "task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs", "breadcrumbs_ties",
-                             "sce", "model_stock"]
+                             "della", "della_linear", "sce", "model_stock"]
                 guard known.contains(method) else {
                     throw FormatError(file: source, item: arm.name, "pairwise-\(method): the copies are merged by one of \(known.joined(separator: ", "))")
                 }

@@ -10,7 +10,7 @@ public struct LinearMerger: TensorMerger {
         self.normalize = normalize
     }
 
-    public func merge(tensor name: String, inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>) {
+    public func merge(tensor name: String, shape: [Int], inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>) {
         let sources = terms.map { inputs[$0.input] }, weights = terms.map(\.weight)
         let scale = normalize ? 1 / weights.reduce(0, +) : 1
         Parallel.chunks(count, minPerChunk: 1 << 16) { _, range in

@@ -10,6 +10,8 @@ public enum MergeMethod: String, CaseIterable, Sendable {
     case dareLinear = "dare_linear"
     case breadcrumbs
     case breadcrumbsTies = "breadcrumbs_ties"
+    case della
+    case dellaLinear = "della_linear"
     case sce
     case modelStock = "model_stock"
 
@@ -21,6 +23,9 @@ public enum MergeMethod: String, CaseIterable, Sendable {
         /// Model Breadcrumbs: drop the `gamma` fraction of largest magnitudes (outliers) and the smallest, keeping
         /// the `density` fraction in between.
         case magnitudeOutliers
+        /// DELLA's MAGPRUNE (mergekit's della_magprune): keep each entry with a probability that grows with the rank
+        /// of its magnitude in its row, from density − ε (smallest) to density + ε (largest).
+        case magnitudeRankedRandom
     }
 
     /// Task-vector methods work on `model − base_model` and need a base.
@@ -31,18 +36,27 @@ public enum MergeMethod: String, CaseIterable, Sendable {
         case .ties: return .magnitude
         case .dareTies, .dareLinear: return .random
         case .breadcrumbs, .breadcrumbsTies: return .magnitudeOutliers
+        case .della, .dellaLinear: return .magnitudeRankedRandom
         default: return nil
         }
     }
 
     /// TIES's sign election ("sum" consensus in mergekit).
-    public var electsSign: Bool { [.ties, .dareTies, .breadcrumbsTies].contains(self) }
+    public var electsSign: Bool { [.ties, .dareTies, .breadcrumbsTies, .della].contains(self) }
 
-    /// mergekit's defaults: linear and TIES divide by the summed weights; task arithmetic and DARE do not.
-    public var defaultNormalize: Bool { self == .linear || self == .ties }
+    /// mergekit's defaults: linear, TIES and DELLA divide by the summed weights; task arithmetic, DARE and linear
+    /// DELLA do not.
+    public var defaultNormalize: Bool { [.linear, .ties, .della].contains(self) }
 
-    /// DARE rescales what survives the drop by 1/density; TIES's trim is not rescaled unless asked.
-    public var defaultRescale: Rescale { sparsification == .random ? .inverseDensity : .none }
+    /// DARE rescales what survives the drop by 1/density; DELLA matches the L1 norm (mergekit's `rescale: true`);
+    /// TIES's trim is not rescaled unless asked.
+    public var defaultRescale: Rescale {
+        switch sparsification {
+        case .random: return .inverseDensity
+        case .magnitudeRankedRandom: return .l1
+        default: return .none
+        }
+    }
 
     /// Methods that read a per-model `weight` (SCE weighs by the task vectors themselves, Model Stock by their angle).
     public var needsWeights: Bool { ![.slerp, .sce, .modelStock].contains(self) }

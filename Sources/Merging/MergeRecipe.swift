@@ -11,12 +11,15 @@ public struct MergeRecipe: Sendable {
         public var density: Double?
         /// Breadcrumbs: the fraction of largest-magnitude entries dropped as outliers (mergekit's default 0.01).
         public var gamma: Double?
+        /// DELLA: keep probabilities spread from density − ε to density + ε by magnitude rank (mergekit's default 0.15).
+        public var epsilon: Double?
 
-        public init(path: String, weight: Double? = nil, density: Double? = nil, gamma: Double? = nil) {
+        public init(path: String, weight: Double? = nil, density: Double? = nil, gamma: Double? = nil, epsilon: Double? = nil) {
             self.path = path
             self.weight = weight
             self.density = density
             self.gamma = gamma
+            self.epsilon = epsilon
         }
     }
 
@@ -33,6 +36,8 @@ public struct MergeRecipe: Sendable {
     public var rescale: Rescale?
     /// SCE: the fraction of entries (those with the largest variance across the task vectors) kept; 1 keeps all.
     public var selectTopK: Double?
+    /// Model Stock: one interpolation ratio per row instead of per tensor (mergekit's `filter_wise`).
+    public var filterWise: Bool?
     /// Seeds DARE's drop masks (see `DropStream`).
     public var seed: UInt64
     /// dtype of the written weights.
@@ -92,7 +97,7 @@ public struct MergeRecipe: Sendable {
             if let d = m.density {
                 guard d > 0 && d <= 1 else { throw fail(label(i), "density must be in (0, 1], got \(d)") }
                 guard method.sparsification != nil else {
-                    throw fail(label(i), "density has no effect with \(name) (only ties, dare_*, breadcrumbs* sparsify)")
+                    throw fail(label(i), "density has no effect with \(name) (only ties, dare_*, breadcrumbs*, della* sparsify)")
                 }
             }
             if let g = m.gamma {
@@ -100,6 +105,17 @@ public struct MergeRecipe: Sendable {
                 guard method.sparsification == .magnitudeOutliers else {
                     throw fail(label(i), "gamma is Breadcrumbs' outlier fraction: it has no effect with \(name)")
                 }
+            }
+            if let e = m.epsilon {
+                guard method.sparsification == .magnitudeRankedRandom else {
+                    throw fail(label(i), "epsilon is DELLA's spread of keep probabilities: it has no effect with \(name)")
+                }
+                let d = m.density ?? 1
+                guard e >= 0, d >= 1 || (d - e > 0 && d + e < 1) else {
+                    throw fail(label(i), "epsilon \(e) with density \(d): density ± epsilon must lie in (0, 1)")
+                }
+            } else if method.sparsification == .magnitudeRankedRandom, let d = m.density, d < 1, !(d - 0.15 > 0 && d + 0.15 < 1) {
+                throw fail(label(i), "density \(d) with the default epsilon 0.15: density ± epsilon must lie in (0, 1); set epsilon")
             }
             if m.weight != nil && !method.needsWeights {
                 throw fail(label(i), "weight has no effect with \(name)" + (method == .slerp ? " (give parameters.t)" : ""))
@@ -117,6 +133,9 @@ public struct MergeRecipe: Sendable {
         if let k = selectTopK {
             guard method == .sce else { throw fail("parameters.select_topk", "is SCE's selection fraction: it has no effect with \(name)") }
             guard k > 0 && k <= 1 else { throw fail("parameters.select_topk", "must be in (0, 1], got \(k)") }
+        }
+        if filterWise != nil && method != .modelStock {
+            throw fail("parameters.filter_wise", "is Model Stock's per-row ratio: it has no effect with \(name)")
         }
         if rescale != nil && method.sparsification == nil {
             throw fail("parameters.rescale", "applies to sparsified task vectors: it has no effect with \(name)")

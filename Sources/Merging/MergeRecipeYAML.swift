@@ -5,8 +5,9 @@ import Foundation
 /// so a typo or a mergekit feature we do not have is an error rather than silently ignored.
 extension MergeRecipe {
     static let topLevelKeys = ["merge_method", "base_model", "models", "parameters", "seed", "dtype"]
-    static let globalParameters = ["normalize", "t", "lambda", "rescale", "weight", "density", "gamma", "select_topk"]
-    static let modelParameters = ["weight", "density", "gamma"]
+    static let globalParameters = ["normalize", "t", "lambda", "rescale", "weight", "density", "gamma", "epsilon",
+                                   "select_topk", "filter_wise"]
+    static let modelParameters = ["weight", "density", "gamma", "epsilon"]
 
     public static func load(path: String) throws -> MergeRecipe {
         let text: String
@@ -43,7 +44,9 @@ extension MergeRecipe {
         let defaultWeight = try global["weight"].map { try number($0, item: "parameters.weight", source: source) }
         let defaultDensity = try global["density"].map { try number($0, item: "parameters.density", source: source) }
         let defaultGamma = try global["gamma"].map { try number($0, item: "parameters.gamma", source: source) }
+        let defaultEpsilon = try global["epsilon"].map { try number($0, item: "parameters.epsilon", source: source) }
         recipe.selectTopK = try global["select_topk"].map { try number($0, item: "parameters.select_topk", source: source) }
+        recipe.filterWise = try global["filter_wise"].map { try bool($0, item: "parameters.filter_wise", source: source) }
 
         guard let list = top["models"] else { throw fail("models", "missing: list the models to merge") }
         guard let entries = list as? [Any] else { throw fail("models", "must be a list of {model: PATH, parameters: {...}}") }
@@ -63,12 +66,14 @@ extension MergeRecipe {
                 model.weight = try p["weight"].map { try number($0, item: "\(item).parameters.weight", source: source) }
                 model.density = try p["density"].map { try number($0, item: "\(item).parameters.density", source: source) }
                 model.gamma = try p["gamma"].map { try number($0, item: "\(item).parameters.gamma", source: source) }
+                model.epsilon = try p["epsilon"].map { try number($0, item: "\(item).parameters.epsilon", source: source) }
             default:
                 throw fail(item, "must be a path or {model: PATH, parameters: {...}}")
             }
             model.weight = model.weight ?? defaultWeight
             model.density = model.density ?? defaultDensity
             model.gamma = model.gamma ?? defaultGamma
+            model.epsilon = model.epsilon ?? defaultEpsilon
             recipe.models.append(model)
         }
 

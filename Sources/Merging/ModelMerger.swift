@@ -85,7 +85,7 @@ public enum ModelMerger {
         let scratch = FloatBuffer(count: layout.entries.map(\.count).max() ?? 0, zeroed: false)
         for e in layout.entries {
             let inputs = models.map { UnsafePointer($0.parameters.pointer + e.offset) }
-            merger.merge(tensor: e.name, inputs: inputs, count: e.count, into: scratch.pointer)
+            merger.merge(tensor: e.name, shape: e.shape, inputs: inputs, count: e.count, into: scratch.pointer)
             guard Reduce.allFinite(scratch.pointer, e.count) else {
                 throw FormatError(file: "merge", item: "tensor \(e.name)", "the merged values are not finite")
             }

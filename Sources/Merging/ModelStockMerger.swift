@@ -1,21 +1,32 @@
-/// Model Stock (Jang et al. 2024; mergekit's `model_stock`), per tensor: with the task vectors τᵢ = wᵢ − w₀ of N
-/// fine-tuned models, the mean cosine over pairs i < j of τᵢ and τⱼ (each cos = τᵢ·τⱼ / max(‖τᵢ‖‖τⱼ‖, 1e-6),
-/// clamped to [−1, 1]) gives the interpolation ratio t = N·cos / (1 + (N − 1)·cos), and
+/// Model Stock (Jang et al. 2024; mergekit's `model_stock`): with the task vectors τᵢ = wᵢ − w₀ of N fine-tuned
+/// models, the mean cosine over pairs i < j of τᵢ and τⱼ (each cos = τᵢ·τⱼ / max(‖τᵢ‖‖τⱼ‖, 1e-6), clamped to
+/// [−1, 1]) gives the interpolation ratio t = N·cos / (1 + (N − 1)·cos), and
 ///
 ///     out = t · mean(wᵢ) + (1 − t) · w₀
 ///
-/// over the whole tensor (mergekit's filter_wise, one t per row, is not offered). t is not clamped, as in mergekit.
+/// over the whole tensor, or with `filterWise` one t per row (the last axis of a 2-D tensor; a 1-D tensor is one
+/// row). t is not clamped, as in mergekit; where |1 + (N − 1)·cos| < 1e-6 there is no finite ratio and the base is
+/// kept (t = 0), as mergekit does.
 public final class ModelStockMerger: TensorMerger {
     public let base: Int
     public let models: [Int]
+    public let filterWise: Bool
 
-    public init(base: Int, models: [Int]) {
+    public init(base: Int, models: [Int], filterWise: Bool = false) {
         precondition(models.count >= 2)
         self.base = base
         self.models = models
+        self.filterWise = filterWise
     }
 
-    public func merge(tensor name: String, inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>) {
+    public func merge(tensor name: String, shape: [Int], inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>) {
+        let rowLength = filterWise && shape.count == 2 ? shape[1] : count
+        for start in stride(from: 0, to: count, by: max(rowLength, 1)) {
+            mergeRow(inputs.map { $0 + start }, count: rowLength, into: output + start)
+        }
+    }
+
+    private func mergeRow(_ inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>) {
         let w0 = inputs[base], ws = models.map { inputs[$0] }
         let n = ws.count
         func offset(_ k: Int, _ i: Int) -> Double { Double(ws[k][i] - w0[i]) }
@@ -31,7 +42,8 @@ public final class ModelStockMerger: TensorMerger {
             }
         }
         let cos = cosines.reduce(0, +) / Double(cosines.count)
-        let t = Double(n) * cos / (1 + Double(n - 1) * cos)
+        let denominator = 1 + Double(n - 1) * cos
+        let t = abs(denominator) < 1e-6 ? 0 : Double(n) * cos / denominator
         for i in 0..<count {
             var mean = 0.0
             for k in 0..<n { mean += Double(ws[k][i]) }

@@ -21,7 +21,7 @@ public final class SCEMerger: TensorMerger {
         self.selectTopK = selectTopK
     }
 
-    public func merge(tensor name: String, inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>) {
+    public func merge(tensor name: String, shape: [Int], inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>) {
         let b = inputs[base], n = models.count
         var tau = [Float](repeating: 0, count: n * count)
         for (k, m) in models.enumerated() {

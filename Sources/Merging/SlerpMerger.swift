@@ -28,7 +28,7 @@ public struct SlerpMerger: TensorMerger {
         return (sin((1 - t) * theta) / s, sin(t * theta) / s)
     }
 
-    public func merge(tensor name: String, inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>) {
+    public func merge(tensor name: String, shape: [Int], inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>) {
         let v0 = inputs[0], v1 = inputs[1]
         let (c0, c1) = coefficients(v0, v1, count: count)
         for i in 0..<count { output[i] = Float(c0 * Double(v0[i]) + c1 * Double(v1[i])) }

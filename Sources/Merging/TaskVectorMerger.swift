@@ -1,11 +1,12 @@
 import FuseTensor
 
-/// mergekit's generalized task arithmetic, which covers task_arithmetic, ties, dare_linear, dare_ties, breadcrumbs
-/// and breadcrumbs_ties:
+/// mergekit's generalized task arithmetic, which covers task_arithmetic, ties, dare_linear, dare_ties, breadcrumbs,
+/// breadcrumbs_ties, della and della_linear:
 ///
 ///     δᵢ = xᵢ − base                     (Float32, as mergekit forms them in the model's dtype)
-///     δᵢ ← sparsify(δᵢ, densityᵢ)         trim to the largest |δ| (ties), drop at random (dare) or drop the
-///                                        outliers and the smallest (breadcrumbs), then rescale
+///     δᵢ ← sparsify(δᵢ, densityᵢ)         trim to the largest |δ| (ties), drop at random (dare), drop the
+///                                        outliers and the smallest (breadcrumbs) or drop at random with
+///                                        magnitude-ranked odds (della), then rescale
 ///     τᵢ = wᵢ·δᵢ
 ///     sign election (ties, dare_ties):   s = sign(Σᵢ τᵢ) (0 counts as +);  mᵢ = [sign(τᵢ) = s]
 ///                                        merged = Σ mᵢτᵢ, divisor = Σ mᵢwᵢ (1 where 0)
@@ -22,13 +23,16 @@ public final class TaskVectorMerger: TensorMerger {
         public let streamIndex: Int
         /// Breadcrumbs' outlier fraction.
         public let gamma: Double
+        /// DELLA's spread of keep probabilities around the density.
+        public let epsilon: Double
 
-        public init(input: Int, weight: Double, density: Double, streamIndex: Int, gamma: Double = 0.01) {
+        public init(input: Int, weight: Double, density: Double, streamIndex: Int, gamma: Double = 0.01, epsilon: Double = 0.15) {
             self.input = input
             self.weight = weight
             self.density = density
             self.streamIndex = streamIndex
             self.gamma = gamma
+            self.epsilon = epsilon
         }
     }
 
@@ -53,18 +57,18 @@ public final class TaskVectorMerger: TensorMerger {
         self.seed = seed
     }
 
-    public func merge(tensor name: String, inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>) {
+    public func merge(tensor name: String, shape: [Int], inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>) {
         if deltas.count < terms.count * count { deltas = FloatBuffer(count: terms.count * count, zeroed: false) }
         let b = inputs[base]
         for (k, term) in terms.enumerated() {
             let d = deltas.pointer + k * count, x = inputs[term.input]
             for i in 0..<count { d[i] = x[i] - b[i] }
-            sparsify(d, count: count, term: term, tensor: name)
+            sparsify(d, count: count, term: term, tensor: name, shape: shape)
         }
         combine(base: b, count: count, into: output)
     }
 
-    private func sparsify(_ d: UnsafeMutablePointer<Float>, count: Int, term: Term, tensor: String) {
+    private func sparsify(_ d: UnsafeMutablePointer<Float>, count: Int, term: Term, tensor: String, shape: [Int]) {
         guard let sparsification = method.sparsification, term.density < 1 else { return }
         let before = rescale == .l1 ? l1(d, count) : 0
         switch sparsification {
@@ -74,6 +78,9 @@ public final class TaskVectorMerger: TensorMerger {
             DropStream.drop(d, count: count, density: term.density, seed: seed, modelIndex: term.streamIndex, tensor: tensor)
         case .magnitudeOutliers:
             OutlierTrim.apply(d, count: count, density: term.density, gamma: term.gamma)
+        case .magnitudeRankedRandom:
+            MagnitudePrune.apply(d, count: count, rowLength: shape.count == 2 ? shape[1] : count, density: term.density,
+                                 epsilon: term.epsilon, seed: seed, modelIndex: term.streamIndex, tensor: tensor)
         }
         var scale = 1.0
         switch rescale {

@@ -1,7 +1,9 @@
 /// Merges one tensor. `inputs` holds one pointer per model of `MergeRecipe.inputs`, in that order, each to
 /// `count` floats; the result goes to `output`, which must not alias an input.
 public protocol TensorMerger {
-    func merge(tensor name: String, inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>)
+    /// `shape` is the tensor's (row-major, as in the checkpoint; count = its product): DELLA ranks magnitudes and
+    /// Model Stock's filter_wise takes its ratios per row (the last axis of a 2-D tensor; a 1-D tensor is one row).
+    func merge(tensor name: String, shape: [Int], inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>)
 }
 
 extension MergeRecipe {
@@ -18,12 +20,13 @@ extension MergeRecipe {
             return SCEMerger(base: position[baseModel!]!, models: taskModels.map { position[$0.model.path]! },
                              selectTopK: selectTopK ?? 1)
         case .modelStock:
-            return ModelStockMerger(base: position[baseModel!]!, models: taskModels.map { position[$0.model.path]! })
+            return ModelStockMerger(base: position[baseModel!]!, models: taskModels.map { position[$0.model.path]! },
+                                    filterWise: filterWise ?? false)
         default:
             let terms = taskModels.map { entry in
                 TaskVectorMerger.Term(input: position[entry.model.path]!, weight: entry.model.weight!,
                                       density: entry.model.density ?? 1, streamIndex: entry.index,
-                                      gamma: entry.model.gamma ?? 0.01)
+                                      gamma: entry.model.gamma ?? 0.01, epsilon: entry.model.epsilon ?? 0.15)
             }
             return TaskVectorMerger(method: method, base: position[baseModel!]!, terms: terms, normalize: normalizes,
                                     lambda: lambda ?? 1, rescale: rescaling, seed: seed)

@@ -25,7 +25,7 @@ final class MergeFixtureTests: XCTestCase {
                 let tensors = try recipe.inputs.map { try inputs.floats("\($0)/\(name)") }
                 var out = [Float](repeating: .nan, count: count)
                 withPointers(tensors) { pointers in
-                    out.withUnsafeMutableBufferPointer { merger.merge(tensor: name, inputs: pointers, count: count, into: $0.baseAddress!) }
+                    out.withUnsafeMutableBufferPointer { merger.merge(tensor: name, shape: shape, inputs: pointers, count: count, into: $0.baseAddress!) }
                 }
                 let error = relativeError(out, try expected.floats("\(caseName)/\(name)"))
                 worst = max(worst, error)

@@ -49,7 +49,7 @@ final class MergeRecipeTests: XCTestCase {
     }
 
     func testUnknownMethod() {
-        assertError("merge_method: soup\nmodels: [a, b]", "merge_method", "unknown method soup", "linear, slerp, task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties, sce, model_stock")
+        assertError("merge_method: soup\nmodels: [a, b]", "merge_method", "unknown method soup", "linear, slerp, task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties, della, della_linear, sce, model_stock")
         assertError("models: [a, b]", "merge_method", "missing")
     }
 
@@ -96,6 +96,25 @@ final class MergeRecipeTests: XCTestCase {
         assertError("merge_method: ties\nbase_model: base\nmodels: [a]\nparameters: {weight: 1, select_topk: 0.5}", "select_topk", "no effect with ties")
         assertError("merge_method: model_stock\nbase_model: base\nmodels: [a]", "model_stock needs at least two models")
         assertError("merge_method: model_stock\nbase_model: base\nmodels: [a, b]\nparameters: {lambda: 2}", "parameters.lambda", "no effect with model_stock")
+    }
+
+    func testDellaAndFilterWiseParameters() throws {
+        let della = try parse("merge_method: della\nbase_model: base\nmodels: [{model: a, parameters: {weight: 1, epsilon: 0.05}}, "
+                              + "{model: b, parameters: {weight: 1}}]\nparameters: {density: 0.5, epsilon: 0.2}")
+        XCTAssertEqual(della.models.map(\.epsilon), [0.05, 0.2])
+        XCTAssertTrue(della.normalizes)
+        XCTAssertEqual(della.rescaling, .l1)
+        let linear = try parse("merge_method: della_linear\nbase_model: base\nmodels: [{model: a, parameters: {weight: 1, density: 0.5}}]")
+        XCTAssertFalse(linear.normalizes)
+        XCTAssertEqual(linear.rescaling, .l1)
+        XCTAssertEqual(try parse("merge_method: model_stock\nbase_model: base\nmodels: [a, b]\nparameters: {filter_wise: true}").filterWise, true)
+        assertError("merge_method: della\nbase_model: base\nmodels: [{model: a, parameters: {weight: 1, density: 0.9}}]",
+                    "density 0.9 with the default epsilon 0.15", "set epsilon")
+        assertError("merge_method: della\nbase_model: base\nmodels: [{model: a, parameters: {weight: 1, density: 0.3, epsilon: 0.3}}]",
+                    "models[0] (a)", "density ± epsilon must lie in (0, 1)")
+        assertError("merge_method: ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 1, epsilon: 0.1}}]", "epsilon", "no effect with ties")
+        assertError("merge_method: sce\nbase_model: base\nmodels: [a, b]\nparameters: {filter_wise: true}", "filter_wise", "no effect with sce")
+        assertError("merge_method: model_stock\nbase_model: base\nmodels: [a, b]\nparameters: {filter_wise: 1}", "filter_wise", "true or false")
     }
 
     func testOtherMistakesAreNamed() {

@@ -75,7 +75,7 @@ final class ModelMergerTests: XCTestCase {
         var expected = [Float](repeating: 0, count: base.layout.totalCount)
         for e in base.layout.entries {
             let inputs = [base, a, b].map { m -> UnsafePointer<Float> in UnsafePointer(m.parameters.pointer.advanced(by: e.offset)) }
-            expected.withUnsafeMutableBufferPointer { merger.merge(tensor: e.name, inputs: inputs, count: e.count, into: $0.baseAddress! + e.offset) }
+            expected.withUnsafeMutableBufferPointer { merger.merge(tensor: e.name, shape: e.shape, inputs: inputs, count: e.count, into: $0.baseAddress! + e.offset) }
         }
         for i in expected.indices {
             let rounded = HalfPrecision.bf16ToFloat(HalfPrecision.floatToBF16(expected[i]))
