@@ -26,9 +26,43 @@ final class FusionSetupTests: XCTestCase {
         return (make(DumpTests.target, "target"), make(DumpTests.source, "source"))
     }()
 
-    func setup(_ teachers: [URL], prepared: PreparedCorpus? = nil, fusion: any FusionFunction = AvgCEFusion()) throws -> FusionSetup {
+    func setup(_ teachers: [URL], prepared: PreparedCorpus? = nil, fusion: any FusionFunction = AvgCEFusion(),
+               method: VocabularyMethod = .minED, cache: URL? = nil) throws -> FusionSetup {
         try FusionSetup.make(prepared: prepared ?? DumpTests.prepared(), target: PrepareFixture.spm, teachers: teachers.map(\.path),
-                             fusion: fusion, method: .minED, oneHot: .nextToken, cache: temporaryDirectory("setup-cache"))
+                             fusion: fusion, method: method, oneHot: .nextToken, cache: cache ?? temporaryDirectory("setup-cache"))
+    }
+
+    /// `--vocab-map ms` counts the co-alignments of the dump with the prepared texts, caches the map under the
+    /// corpus's fingerprint, and maps no more source ids than MinED (exact matches shared, the rest only if co-aligned).
+    func testMappingStatisticsMapIsBuiltFromTheCorpusAndCached() throws {
+        let cache = temporaryDirectory("setup-ms-cache")
+        let p = try DumpTests.prepared()
+        let s = try setup([Self.dumps.target, Self.dumps.source], fusion: MinCEFusion(), method: .mappingStatistics, cache: cache)
+        for b in 0..<p.blockCount { _ = try s.builder.targets(block: b) }
+        let files = try FileManager.default.contentsOfDirectory(atPath: cache.path).filter { $0.hasSuffix(".bin") }
+        XCTAssertEqual(files.count, 1)
+        XCTAssertTrue(files[0].hasSuffix("-ms-\(p.blocksFingerprint).bin"), files[0])
+        let ms = try VocabularyMapCache.read(cache.appendingPathComponent(files[0]))
+        XCTAssertEqual(ms.corpusFingerprint, p.blocksFingerprint)
+        let source = NormalizedVocabulary(try DumpTokenizerFile.load(Self.dumps.source))
+        let mined = VocabularyMap.build(source: source, target: NormalizedVocabulary(PrepareFixture.spm), method: .minED)
+        XCTAssertEqual(ms.exactCount, mined.exactCount)
+        XCTAssertGreaterThan(ms.inexactCount, 0)
+        XCTAssertLessThan(ms.inexactCount, mined.inexactCount)
+        // Every inexact entry pairs tokens DTW co-aligned somewhere in the corpus.
+        let reader = try TeacherDumpReader(directory: Self.dumps.source)
+        var paired = Set<[Int32]>()
+        let distance = TokenDistance(source: source, target: NormalizedVocabulary(PrepareFixture.spm))
+        for i in 0..<p.textCount {
+            let sourceTokens = try reader.block(i).tokens, targetTokens = try p.targetTokens(ofText: i)
+            let a = SequenceAlignment.compute(sourceTokens: sourceTokens, targetTokens: targetTokens, distance: distance)
+            for (t, run) in a.sources.enumerated() { for j in run { paired.insert([sourceTokens[j], targetTokens[t]]) } }
+        }
+        for (sid, tid) in ms.targetIDs.enumerated() where ms.distances[sid] > 0 {
+            XCTAssertTrue(paired.contains([Int32(sid), tid]), "source \(sid) → \(tid) was never co-aligned")
+        }
+        // A second setup reads the cached map.
+        _ = try setup([Self.dumps.target, Self.dumps.source], fusion: MinCEFusion(), method: .mappingStatistics, cache: cache)
     }
 
     func testAGoodSetupPutsTheTargetFirstAndFusesEveryBlock() throws {
