@@ -6,14 +6,16 @@
 #      prose (bible, dictionary), code (Python stdlib) and the Debian handbook (7 languages) — same architecture
 #      and vocabulary as the target, so they can also be ensembled and weight-merged
 #   2. prepare DOCS training documents into blocks; dump every source over them once
-#   3. fusellm ablate: CLM-only vs fused continual training of the target, MinCE vs AvgCE, MinED vs EM, λ 0.9
-#      and 0.5, 1/2/3 sources (SmolLM2 first; and the experts), single-teacher distillation, fusion of the experts
-#      vs their output ensemble and weight merges; each trained arm with 3 seeds; held-out perplexity per domain
-#      on the validation and test splits
+#   3. fusellm ablate: CLM-only vs fused continual training of the target, MinCE vs AvgCE, MinED vs EM (and
+#      FuseChat-2's mapping statistics), λ 0.9 and 0.5, 1/2/3 sources (SmolLM2 first; and the experts), single-teacher
+#      distillation, FuseChat's pairwise fuse-then-merge (SCE) of the three sources, fusion of the experts vs their
+#      output ensemble and weight merges; each trained arm with 3 seeds; held-out perplexity per domain on the
+#      validation and test splits
 #
 # Every step resumes or is skipped when its output is complete: run it again after an interruption.
 # Knobs (environment): OUT (run directory), DOCS (training documents), STEPS (continual-training steps per arm),
-# REPORT_DIR (where the table and plots are copied; default docs/reproduction).
+# REPORT_DIR (where the table and plots are copied; default docs/reproduction), ARMS (run only these runs now),
+# BIN (a fusellm binary to use instead of building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/pipeline.sh
@@ -92,6 +94,8 @@ arms:
   - {name: mince-expert-prose, sources: [expert-prose]}
   - {name: mince-experts-2, sources: [expert-prose, expert-code]}
   - {name: mince-experts, sources: [expert-prose, expert-code, expert-handbook]}
+  - {fusion: pairwise-sce}
+  - {fusion: mince, vocab_map: ms}
 baselines:
   - {name: target-before, model: $target}
   - {name: expert-prose, model: ${experts[0]}}
@@ -105,7 +109,8 @@ baselines:
 compare_to: clm
 YAML
 say "ablation ($out/ablation.yaml)"
-$bin ablate "$out/ablation.yaml"
+# ARMS: run only these runs now (names as `fusellm ablate --dry-run` lists them); the report keeps every finished run.
+$bin ablate "$out/ablation.yaml" ${ARMS:+--only $ARMS}
 
 # The report's table and plots (docs/reproduction.md shows these files).
 report=${REPORT_DIR:-docs/reproduction}
