@@ -46,14 +46,16 @@ struct AlignVocab: ParsableCommand {
             let method = VocabularyMethod(name: method)!
             let sourceVocab = NormalizedVocabulary(try source.map { try BPETokenizer.load(path: $0) }
                                                    ?? DumpTokenizerFile.load(URL(fileURLWithPath: dump!)))
-            let targetVocab = NormalizedVocabulary(try BPETokenizer.load(path: target))
+            let targetTokenizer = try BPETokenizer.load(path: target)
+            let targetVocab = NormalizedVocabulary(targetTokenizer)
             var statistics: MappingStatisticsSource?
             if method.needsCorpus, let prepared, let dump {
                 let reader = try TeacherDumpReader(directory: URL(fileURLWithPath: dump))
-                try reader.check(tokenizerFingerprint: sourceVocab.fingerprint, blocksFingerprint: reader.manifest.blocksFingerprint,
-                                 blockCount: reader.manifest.blockCount)
-                statistics = .corpus(try PreparedCorpus(directory: URL(fileURLWithPath: prepared)), dump: reader,
-                                     source: sourceVocab, target: targetVocab)
+                let corpus = try PreparedCorpus(directory: URL(fileURLWithPath: prepared))
+                try corpus.checkTarget(targetTokenizer)
+                try reader.check(tokenizerFingerprint: sourceVocab.fingerprint, blocksFingerprint: corpus.blocksFingerprint,
+                                 blockCount: corpus.textCount)
+                statistics = .corpus(corpus, dump: reader, source: sourceVocab, target: targetVocab)
             }
             let start = DispatchTime.now().uptimeNanoseconds
             let (map, cached) = try VocabularyMapCache.loadOrBuild(
