@@ -22,6 +22,21 @@ public enum BLAS {
     /// from every non-GEMM kernel; splitting ourselves also keeps results independent of its scheduling.
     public static func useSingleThreadedOpenBLAS() { openblas_set_num_threads(1) }
 
+    /// The kernels OpenBLAS chose for this CPU at load time (e.g. "SkylakeX", "Zen", "Haswell").
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// OpenBLAS picks its kernels by CPU model; a model newer than it knows (Debian 12's 0.3.21 on Emerald Rapids,
+    /// family 6 model 207) falls back to Prescott's SSE3 kernels, ~4× slower than the AVX-512 ones the CPU runs.
+    /// Returns the OPENBLAS_CORETYPE to ask for instead (SKYLAKEX or HASWELL by the CPU's features) when OpenBLAS
+    /// chose a pre-AVX2 core on a CPU with AVX2 or AVX-512, else nil. OpenBLAS reads the variable when it loads,
+    /// so the fusellm command re-executes itself with it set.
+    public static func coreTypeForMisdetectedCPU() -> String? {
+        let preAVX2 = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai", "coppermine",
+                       "northwood", "banias", "sandybridge", "unknown"]
+        guard preAVX2.contains(coreName.lowercased()), let family = fuse_cpu_kernel_family() else { return nil }
+        return String(cString: family)
+    }
+
     /// C[m×n] = alpha · op(A) · op(B) + beta · C, all row-major with explicit leading dimensions.
     /// Large products are split by rows of C across cores (`split: false` inside regions that are
     /// already parallel). `share` scales the recorded time when several calls run at once.

@@ -12,6 +12,7 @@ struct FuseLLM: ParsableCommand {
 
     /// Expands `--config FILE.yaml` before parsing (see ConfigFile).
     static func main() {
+        useFasterBLASKernelsIfMisdetected()
         do {
             let arguments = try ConfigFile.expand(Array(CommandLine.arguments.dropFirst()))
             try refuseLauncherUnlessDistributed(arguments)
@@ -20,6 +21,16 @@ struct FuseLLM: ParsableCommand {
             exit(withError: CleanExit(error))
         }
     }
+}
+
+/// When OpenBLAS took this CPU for an older one (`BLAS.coreTypeForMisdetectedCPU`), runs this command again with
+/// OPENBLAS_CORETYPE naming the right kernels (OpenBLAS reads it only when it loads). A variable the user set is
+/// left alone; if the re-execution fails the command goes on with OpenBLAS's own choice.
+func useFasterBLASKernelsIfMisdetected() {
+    guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
+          let core = BLAS.coreTypeForMisdetectedCPU() else { return }
+    setenv("OPENBLAS_CORETYPE", core, 1)
+    execv("/proc/self/exe", CommandLine.unsafeArgv)
 }
 
 /// Only train and dump split their work between ranks; any other command under mpirun/srun would run N copies
