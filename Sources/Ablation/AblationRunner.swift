@@ -75,11 +75,12 @@ public final class AblationRunner {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         var all = try jobs()
         if let only {
-            let known = Set(all.map(\.name))
-            let unknown = only.subtracting(known).sorted()
+            var seen = Set<String>()
+            let names = all.map(\.name).filter { seen.insert($0).inserted }
+            let unknown = only.subtracting(names).sorted()
             guard unknown.isEmpty else {
                 throw AblationError("--only names \(unknown.joined(separator: ", ")), not a run of \(config.output) "
-                                    + "(runs: \(all.map(\.name).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.joined(separator: ", ")))")
+                                    + "(runs: \(names.joined(separator: ", ")))")
             }
             all = all.filter { only.contains($0.name) || FileManager.default.fileExists(atPath: $0.resultURL.path) }
         }

@@ -8,12 +8,9 @@ extension MappingStatisticsSource {
     public static func corpus(_ prepared: PreparedCorpus, dump: TeacherDumpReader, source: NormalizedVocabulary,
                               target: NormalizedVocabulary) -> MappingStatisticsSource {
         MappingStatisticsSource(corpusFingerprint: prepared.blocksFingerprint) {
-            guard dump.manifest.blocksFingerprint == prepared.blocksFingerprint,
-                  dump.manifest.blockCount == prepared.textCount else {
-                throw FormatError(url: dump.directory, "was not made from the prepared corpus \(prepared.directory.path) "
-                                  + "(\(dump.manifest.blockCount) texts vs \(prepared.textCount)): the ms map counts "
-                                  + "co-alignments of the same texts")
-            }
+            // The counts pair the dump's tokens with the target's tokens of the same texts.
+            try dump.check(tokenizerFingerprint: source.fingerprint, blocksFingerprint: prepared.blocksFingerprint,
+                           blockCount: prepared.textCount)
             let started = Date()
             var reported = started
             let total = prepared.textCount

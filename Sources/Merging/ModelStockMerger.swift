@@ -20,7 +20,7 @@ public final class ModelStockMerger: TensorMerger {
     }
 
     public func merge(tensor name: String, shape: [Int], inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>) {
-        let rowLength = filterWise && shape.count == 2 ? shape[1] : count
+        let rowLength = filterWise ? Merging.rowLength(ofShape: shape, count: count) : count
         for start in stride(from: 0, to: count, by: max(rowLength, 1)) {
             mergeRow(inputs.map { $0 + start }, count: rowLength, into: output + start)
         }

@@ -79,7 +79,7 @@ public final class TaskVectorMerger: TensorMerger {
         case .magnitudeOutliers:
             OutlierTrim.apply(d, count: count, density: term.density, gamma: term.gamma)
         case .magnitudeRankedRandom:
-            MagnitudePrune.apply(d, count: count, rowLength: shape.count == 2 ? shape[1] : count, density: term.density,
+            MagnitudePrune.apply(d, count: count, rowLength: rowLength(ofShape: shape, count: count), density: term.density,
                                  epsilon: term.epsilon, seed: seed, modelIndex: term.streamIndex, tensor: tensor)
         }
         var scale = 1.0

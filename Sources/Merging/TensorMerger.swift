@@ -6,6 +6,10 @@ public protocol TensorMerger {
     func merge(tensor name: String, shape: [Int], inputs: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>)
 }
 
+/// The length of a tensor's rows for the mergers that work per row: the last axis of a 2-D tensor; any other tensor
+/// (a 1-D norm weight) is one row.
+func rowLength(ofShape shape: [Int], count: Int) -> Int { shape.count == 2 ? shape[1] : count }
+
 extension MergeRecipe {
     /// The per-tensor merge this recipe describes (validates first).
     public func tensorMerger() throws -> TensorMerger {

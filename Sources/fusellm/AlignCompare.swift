@@ -29,19 +29,21 @@ struct AlignCompare: ParsableCommand {
             let (map, _) = try VocabularyMapCache.loadOrBuild(
                 source: sourceVocabulary, target: targetVocabulary, method: method, directory: cache.map { URL(fileURLWithPath: $0) },
                 corpus: .corpus(corpus, dump: reader, source: sourceVocabulary, target: targetVocabulary))
-            let aligners = AlignmentMethod.allCases.map {
-                CrossTokenizerAligner(source: sourceVocabulary, target: targetVocabulary, map: map, method: $0)
-            }
-            var taken = [Int](repeating: 0, count: aligners.count), both = 0, positions = 0, exactTexts = 0
+            let aligner = CrossTokenizerAligner(source: sourceVocabulary, target: targetVocabulary, map: map, method: .dtw)
+            var taken = [0, 0], both = 0, positions = 0, exactTexts = 0
             let count = min(texts, min(corpus.textCount, reader.manifest.blockCount))
             for i in 0..<count {
                 let teacher = try reader.block(i), tokens = try corpus.targetTokens(ofText: i)
-                let rows = try aligners.map { try $0.align(teacher, targetTokens: tokens).provenance.map(\.taken) }
+                let dtw = try aligner.align(teacher, targetTokens: tokens)
+                // `--alignment offsets` takes the byte-span pairing where the text's spellings add up, else DTW's.
+                let exact = OffsetAlignment.compute(sourceTokens: teacher.tokens, targetTokens: tokens, source: sourceVocabulary,
+                                                    target: targetVocabulary)
+                if exact != nil { exactTexts += 1 }
+                let offsets = exact.map { aligner.transform(teacher, targetTokens: tokens, alignment: $0) } ?? dtw
+                let rows = [dtw, offsets].map { $0.provenance.map(\.taken) }
                 for (m, r) in rows.enumerated() { taken[m] += r.filter { $0 }.count }
                 both += zip(rows[0], rows[1]).filter { $0 && $1 }.count
                 positions += tokens.count
-                if OffsetAlignment.compute(sourceTokens: teacher.tokens, targetTokens: tokens, source: sourceVocabulary,
-                                           target: targetVocabulary) != nil { exactTexts += 1 }
             }
             let share = { (n: Int) in Double(n) / Double(max(positions, 1)) }
             if json {

@@ -27,11 +27,11 @@ public enum VocabularyMapCache {
     /// there. `corpus` is required by methods that count co-alignments (`ms`); its counting runs only on a miss.
     public static func loadOrBuild(source: NormalizedVocabulary, target: NormalizedVocabulary, method: VocabularyMethod,
                                    directory: URL?, corpus: MappingStatisticsSource? = nil) throws -> (map: VocabularyMap, cached: Bool) {
-        let corpusFingerprint = method.needsCorpus ? corpus?.corpusFingerprint ?? "" : ""
         if method.needsCorpus && corpus == nil {
             throw FusionError("the \(method.rawValue) vocabulary map is built from a corpus's co-alignments: it needs the "
                               + "prepared corpus and the source's dump")
         }
+        let corpusFingerprint = method.needsCorpus ? corpus!.corpusFingerprint : ""
         func build() throws -> VocabularyMap {
             let statistics = try method.needsCorpus ? corpus!.collect() : nil
             return VocabularyMap.build(source: source, target: target, method: method, statistics: statistics)
